@@ -138,7 +138,9 @@ const state: GeneratorState = { key: [0x2545F491, 0x4F6CDD1D], counter: 0 };
  */
 export function manualSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new RangeError(`Cannot seed the generator: seed must be a non-negative safe integer, got ${seed}`);
+    throw new RangeError(
+      `Cannot seed the generator: seed must be a non-negative safe integer, got ${seed}`,
+    );
   }
   state.key = [(seed % 4294967296) >>> 0, (Math.floor(seed / 4294967296) ^ 0x9E3779B9) >>> 0];
   state.counter = 0;

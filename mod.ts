@@ -1,0 +1,45 @@
+/**
+ * wgrad: a pure-TypeScript tensor engine with reverse-mode autograd, a CPU
+ * backend and a WebGPU backend whose kernels are WGSL compute shaders.
+ *
+ * @example
+ * ```ts
+ * import { init, tensor } from "./mod.ts";
+ * await init({ backend: "cpu", log: false });
+ * const x = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+ * const y = x.matmul(x).add(1).sigmoid().sum();
+ * y.backward();
+ * console.assert(x.grad !== null);
+ * ```
+ *
+ * @module
+ */
+export type { BackendName, DType, TypedArray } from "./tensor/backend.ts";
+export {
+  type AdapterInfo,
+  adapterInfo,
+  init,
+  type InitOptions,
+  type InitResult,
+  keep,
+  noGrad,
+  tidy,
+} from "./tensor/engine.ts";
+export { DisposedError, ShapeError } from "./tensor/errors.ts";
+export { manualSeed } from "./tensor/random.ts";
+export {
+  arange,
+  full,
+  type NestedArray,
+  ones,
+  rand,
+  randn,
+  Tensor,
+  tensor,
+  type TensorOptions,
+  zeros,
+} from "./tensor/tensor.ts";
+export { matmul, type MatmulOptions } from "./tensor/ops/matmul.ts";
+export { cat, gather, stack } from "./tensor/ops/shape.ts";
+export { where } from "./tensor/ops/elementwise.ts";
+export { memory, type MemoryInfo } from "./tensor/memory.ts";

@@ -1,0 +1,238 @@
+/**
+ * Elementwise ops: unary functions, broadcasting binary arithmetic,
+ * comparisons and `where`. Each differentiable op sits beside its backward
+ * rule, written in other tensor ops; broadcast gradients are summed back to
+ * the input shapes by the autograd engine, not here.
+ *
+ * @module
+ */
+import type { BinaryOp, UnaryOp } from "../backend.ts";
+import { record } from "../autograd.ts";
+import { fmtShape, ShapeError } from "../errors.ts";
+import { isGradEnabled } from "../engine.ts";
+import { broadcastShapes, broadcastStrides } from "../shape.ts";
+import { empty, full, type Tensor } from "../tensor.ts";
+
+/** Check that tensors can meet in one kernel (same backend and dtype). @internal */
+export function checkSame(op: string, ...ts: Tensor[]): void {
+  const first = ts[0]!;
+  for (const t of ts) {
+    if (t.backend !== first.backend) {
+      throw new TypeError(
+        `Cannot ${op} tensors on different backends (${first.backend} and ${t.backend}): ` +
+          "copy one with await t.to(backend)",
+      );
+    }
+    if (t.dtype !== first.dtype) {
+      throw new TypeError(
+        `Cannot ${op} tensors of different dtypes (${first.dtype} and ${t.dtype}) with shapes ` +
+          `${fmtShape(first.shape)} and ${fmtShape(t.shape)}`,
+      );
+    }
+  }
+}
+
+/** Run a unary kernel with no graph. @internal */
+export function unaryRaw(op: UnaryOp, x: Tensor, p0?: number, p1?: number): Tensor {
+  const out = empty(x.backendImpl, x.shape, x.dtype);
+  x.backendImpl.unary(op, x.storage, out.storage, p0, p1);
+  return out;
+}
+
+/** Run a broadcasting binary kernel with no graph. @internal */
+export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  checkSame(op, a, b);
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = empty(a.backendImpl, shape, a.dtype);
+  a.backendImpl.binary(
+    op,
+    a.storage,
+    broadcastStrides(a.shape, shape),
+    b.storage,
+    broadcastStrides(b.shape, shape),
+    out.storage,
+    shape,
+  );
+  return out;
+}
+
+/** A 0-d constant on the same backend and dtype as `like`. @internal */
+export function scalarLike(like: Tensor, v: number): Tensor {
+  return full([], v, { backend: like.backend, dtype: like.dtype });
+}
+
+const affine = (x: Tensor, a: number, b: number) => unaryRaw("affine", x, a, b);
+const step = (x: Tensor, t = 0) => unaryRaw("step", x, t);
+
+type UnaryRule = (g: Tensor, x: Tensor, y: Tensor, p0: number, p1: number) => Tensor;
+
+/** Backward rules of the differentiable unary ops (x = input, y = output). */
+const unaryRules: Partial<Record<UnaryOp, UnaryRule>> = {
+  neg: (g) => g.neg(),
+  exp: (g, _x, y) => g.mul(y),
+  log: (g, x) => g.div(x),
+  sqrt: (g, _x, y) => g.div(y.mul(2)),
+  abs: (g, x) => g.mul(unaryRaw("sign", x)),
+  recip: (g, _x, y) => g.mul(y.mul(y)).neg(),
+  sigmoid: (g, _x, y) => g.mul(y.mul(affine(y, -1, 1))),
+  tanh: (g, _x, y) => g.mul(affine(y.mul(y), -1, 1)),
+  relu: (g, x) => g.mul(step(x)),
+  leakyRelu: (g, x, _y, s) => g.mul(affine(step(x), 1 - s, s)),
+  affine: (g, _x, _y, a) => affine(g, a, 0),
+  powScalar: (g, x, _y, p) => g.mul(affine(unaryRaw("powScalar", x, p - 1), p, 0)),
+  // PyTorch passes the gradient where lo <= x <= hi, boundaries included.
+  clamp: (g, x, _y, lo, hi) =>
+    g.mul(affine(step(x.neg(), -lo), -1, 1)).mul(affine(step(x, hi), -1, 1)),
+};
+
+/** Which unary rules read x and which read y (to save only what is needed). */
+const needsY = new Set<UnaryOp>(["exp", "sqrt", "recip", "sigmoid", "tanh"]);
+
+/**
+ * Apply a unary op (differentiable where it has a rule; `sign`/`step` are not).
+ *
+ * @param op the kernel name
+ * @param x the input
+ * @param p0 first scalar parameter
+ * @param p1 second scalar parameter
+ */
+export function unaryOp(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
+  const y = unaryRaw(op, x, p0, p1);
+  const rule = unaryRules[op];
+  if (!rule || !isGradEnabled() || !x.requiresGrad) return y;
+  const useY = needsY.has(op);
+  return record(
+    op,
+    y,
+    [x],
+    useY ? [y] : [x],
+    (g, [s]) => [useY ? rule(g, s!, s!, p0, p1) : rule(g, s!, s!, p0, p1)],
+  );
+}
+
+type BinaryRule = (g: Tensor, a: Tensor, b: Tensor, needA: boolean, needB: boolean) => (
+  | Tensor
+  | null
+)[];
+
+/** Share of the gradient that goes to `a` in maximum/minimum: 1, 0, or ½ on ties. */
+function winnerMask(cmp: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
+  return binaryRaw(cmp, a, b).add(binaryRaw("eq", a, b).mul(0.5));
+}
+
+const binaryRules: Partial<Record<BinaryOp, BinaryRule>> = {
+  add: (g) => [g, g],
+  sub: (g) => [g, g.neg()],
+  mul: (g, a, b, na, nb) => [na ? g.mul(b) : null, nb ? g.mul(a) : null],
+  div: (g, a, b, na, nb) => [na ? g.div(b) : null, nb ? g.mul(a).div(b.mul(b)).neg() : null],
+  pow: (g, a, b, na, nb) => [
+    na ? g.mul(b).mul(binaryRaw("pow", a, b.sub(1))) : null,
+    nb ? g.mul(binaryRaw("pow", a, b)).mul(a.log()) : null,
+  ],
+  max: (g, a, b) => {
+    const m = winnerMask("gt", a, b);
+    return [g.mul(m), g.mul(affine(m, -1, 1))];
+  },
+  min: (g, a, b) => {
+    const m = winnerMask("lt", a, b);
+    return [g.mul(m), g.mul(affine(m, -1, 1))];
+  },
+};
+
+function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const out = binaryRaw(op, a, b);
+  const rule = binaryRules[op];
+  if (!rule || !isGradEnabled() || !(a.requiresGrad || b.requiresGrad)) return out;
+  const na = a.requiresGrad, nb = b.requiresGrad;
+  const save = op === "add" || op === "sub" ? [] : [a, b];
+  return record(op, out, [a, b], save, (g, s) => rule(g, s[0]!, s[1]!, na, nb));
+}
+
+function asTensor(like: Tensor, v: Tensor | number): Tensor {
+  return typeof v === "number" ? scalarLike(like, v) : v;
+}
+
+/** `a + b` with broadcasting. */
+export function add(a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === "number" ? unaryOp("affine", a, 1, b) : binaryOp("add", a, b);
+}
+/** `a - b` with broadcasting. */
+export function sub(a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === "number" ? unaryOp("affine", a, 1, -b) : binaryOp("sub", a, b);
+}
+/** `a * b` with broadcasting. */
+export function mul(a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === "number" ? unaryOp("affine", a, b, 0) : binaryOp("mul", a, b);
+}
+/** `a / b` with broadcasting. */
+export function div(a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === "number" ? binaryOp("div", a, scalarLike(a, b)) : binaryOp("div", a, b);
+}
+/** `a ** b` with broadcasting. */
+export function pow(a: Tensor, b: Tensor | number): Tensor {
+  return typeof b === "number" ? unaryOp("powScalar", a, b) : binaryOp("pow", a, b);
+}
+/** Elementwise maximum; ties split the gradient. */
+export function maximum(a: Tensor, b: Tensor | number): Tensor {
+  return binaryOp("max", a, asTensor(a, b));
+}
+/** Elementwise minimum; ties split the gradient. */
+export function minimum(a: Tensor, b: Tensor | number): Tensor {
+  return binaryOp("min", a, asTensor(a, b));
+}
+
+/** A comparison giving 1 or 0 (never differentiable). */
+export function compare(
+  op: "eq" | "ne" | "lt" | "le" | "gt" | "ge",
+  a: Tensor,
+  b: Tensor | number,
+): Tensor {
+  return binaryRaw(op, a, asTensor(a, b));
+}
+
+/** `where` with no graph. @internal */
+export function whereRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+  checkSame("where", cond, a, b);
+  const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
+  const out = empty(a.backendImpl, shape, a.dtype);
+  a.backendImpl.where(
+    cond.storage,
+    broadcastStrides(cond.shape, shape),
+    a.storage,
+    broadcastStrides(a.shape, shape),
+    b.storage,
+    broadcastStrides(b.shape, shape),
+    out.storage,
+    shape,
+  );
+  return out;
+}
+
+/**
+ * `cond != 0 ? a : b` with broadcasting; gradients flow to `a` and `b`.
+ *
+ * @param cond the condition (any nonzero value selects `a`)
+ * @param a values where the condition holds
+ * @param b values elsewhere
+ */
+export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
+  const like = typeof a === "number" ? (typeof b === "number" ? cond : b) : a;
+  const ta = asTensor(like, a), tb = asTensor(like, b);
+  const out = whereRaw(cond, ta, tb);
+  if (!isGradEnabled() || !(ta.requiresGrad || tb.requiresGrad)) return out;
+  return record("where", out, [cond, ta, tb], [cond], (g, [c]) => {
+    const zero = scalarLike(g, 0);
+    return [null, whereRaw(c!, g, zero), whereRaw(c!, zero, g)];
+  });
+}
+
+/** Raise a ShapeError for ops that need equal shapes. @internal */
+export function requireSameShape(op: string, a: Tensor, b: Tensor): void {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
+    throw new ShapeError(
+      op,
+      [a.shape, b.shape],
+      `Cannot ${op} tensors of shapes ${fmtShape(a.shape)} and ${fmtShape(b.shape)}: shapes differ`,
+    );
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The op cases shared by the float64 gradient checks and the CPU-vs-WebGPU
+ * parity tests.
+ *
+ * @module
+ */
+import { cat, gather, matmul, type NestedArray, stack, type Tensor, where } from "../mod.ts";
+
+/** One op case: input shapes, a function of the inputs, and the input range. */
+export interface OpCase {
+  name: string;
+  shapes: number[][];
+  /** The function; `k` makes a constant (indices, conditions) on the inputs' backend and dtype. */
+  fn: (xs: Tensor[], k: (v: NestedArray) => Tensor) => Tensor;
+  range?: { lo?: number; hi?: number; awayFromZero?: number };
+}
+
+/** Every differentiable op, with broadcasting, size-1 dimensions and odd sizes. */
+export const opCases: OpCase[] = [
+  // unary
+  { name: "neg", shapes: [[3, 5]], fn: ([x]) => x.neg() },
+  { name: "exp", shapes: [[7]], fn: ([x]) => x.exp() },
+  { name: "log", shapes: [[2, 3]], fn: ([x]) => x.log(), range: { lo: 0.2, hi: 3 } },
+  { name: "sqrt", shapes: [[5, 1]], fn: ([x]) => x.sqrt(), range: { lo: 0.2, hi: 3 } },
+  { name: "abs", shapes: [[11]], fn: ([x]) => x.abs(), range: { awayFromZero: 0.05 } },
+  { name: "sigmoid", shapes: [[3, 4]], fn: ([x]) => x.sigmoid(), range: { lo: -6, hi: 6 } },
+  { name: "tanh", shapes: [[1, 13]], fn: ([x]) => x.tanh(), range: { lo: -3, hi: 3 } },
+  { name: "relu", shapes: [[9]], fn: ([x]) => x.relu(), range: { awayFromZero: 0.05 } },
+  {
+    name: "leakyRelu",
+    shapes: [[2, 7]],
+    fn: ([x]) => x.leakyRelu(0.2),
+    range: { awayFromZero: 0.05 },
+  },
+  {
+    name: "clamp",
+    shapes: [[13]],
+    fn: ([x]) => x.clamp(-0.5, 0.7),
+    range: { lo: -0.45, hi: 0.65 },
+  },
+  { name: "clamp outside", shapes: [[6]], fn: ([x]) => x.clamp(-3, -2.5) },
+  { name: "pow scalar 2.5", shapes: [[5]], fn: ([x]) => x.pow(2.5), range: { lo: 0.3, hi: 2 } },
+  { name: "pow scalar 3 (negatives)", shapes: [[5]], fn: ([x]) => x.pow(3) },
+  { name: "add scalar", shapes: [[4]], fn: ([x]) => x.add(3).mul(-2).sub(1).div(4) },
+  // binary with broadcasting
+  { name: "add [3,1,5]+[4,1]", shapes: [[3, 1, 5], [4, 1]], fn: ([a, b]) => a.add(b) },
+  { name: "sub [7]-[]", shapes: [[7], []], fn: ([a, b]) => a.sub(b) },
+  { name: "mul [1]*[2,3]", shapes: [[1], [2, 3]], fn: ([a, b]) => a.mul(b) },
+  { name: "mul [2,1,3]*[2,5,1]", shapes: [[2, 1, 3], [2, 5, 1]], fn: ([a, b]) => a.mul(b) },
+  {
+    name: "div [3,4]/[4]",
+    shapes: [[3, 4], [4]],
+    fn: ([a, b]) => a.div(b),
+    range: { awayFromZero: 0.5 },
+  },
+  {
+    name: "pow tensor",
+    shapes: [[3, 2], [2]],
+    fn: ([a, b]) => a.pow(b),
+    range: { lo: 0.3, hi: 2 },
+  },
+  { name: "maximum", shapes: [[4, 3], [3]], fn: ([a, b]) => a.maximum(b) },
+  { name: "minimum", shapes: [[1, 5], [3, 1]], fn: ([a, b]) => a.minimum(b) },
+  // matmul
+  { name: "matmul 2-D 3×4·4×5", shapes: [[3, 4], [4, 5]], fn: ([a, b]) => a.matmul(b) },
+  {
+    name: "matmul transA",
+    shapes: [[4, 3], [4, 5]],
+    fn: ([a, b]) => matmul(a, b, { transA: true }),
+  },
+  {
+    name: "matmul transB",
+    shapes: [[3, 4], [5, 4]],
+    fn: ([a, b]) => matmul(a, b, { transB: true }),
+  },
+  {
+    name: "matmul transA transB",
+    shapes: [[4, 3], [5, 4]],
+    fn: ([a, b]) => matmul(a, b, { transA: true, transB: true }),
+  },
+  { name: "matmul batched", shapes: [[2, 3, 4], [2, 4, 5]], fn: ([a, b]) => a.matmul(b) },
+  { name: "matmul batch-broadcast B", shapes: [[2, 3, 4], [4, 1]], fn: ([a, b]) => a.matmul(b) },
+  {
+    name: "matmul batch-broadcast both",
+    shapes: [[2, 1, 3, 4], [3, 4, 2]],
+    fn: ([a, b]) => a.matmul(b),
+  },
+  {
+    name: "matmul batched transB",
+    shapes: [[1, 3, 4], [2, 5, 4]],
+    fn: ([a, b]) => matmul(a, b, { transB: true }),
+  },
+  { name: "matmul vector·matrix", shapes: [[4], [4, 3]], fn: ([a, b]) => a.matmul(b) },
+  { name: "matmul matrix·vector", shapes: [[3, 4], [4]], fn: ([a, b]) => a.matmul(b) },
+  { name: "matmul vector·vector", shapes: [[5], [5]], fn: ([a, b]) => a.matmul(b) },
+  // reductions
+  { name: "sum all", shapes: [[3, 4]], fn: ([x]) => x.sum() },
+  { name: "sum axis 1", shapes: [[3, 4, 2]], fn: ([x]) => x.sum(1) },
+  { name: "sum axes [0,2] keepDims", shapes: [[3, 4, 2]], fn: ([x]) => x.sum([0, 2], true) },
+  { name: "sum axis -1 size 1", shapes: [[3, 1]], fn: ([x]) => x.sum(-1) },
+  { name: "mean axes [-1,-3]", shapes: [[2, 3, 5]], fn: ([x]) => x.mean([-1, -3]) },
+  { name: "max all", shapes: [[4, 5]], fn: ([x]) => x.max() },
+  { name: "max axis 0 keepDims", shapes: [[5, 3]], fn: ([x]) => x.max(0, true) },
+  { name: "softmax -1", shapes: [[3, 7]], fn: ([x]) => x.softmax() },
+  { name: "softmax axis 0", shapes: [[4, 3]], fn: ([x]) => x.softmax(0) },
+  { name: "logSoftmax -1", shapes: [[2, 3, 5]], fn: ([x]) => x.logSoftmax() },
+  { name: "logSoftmax axis 1", shapes: [[2, 3, 5]], fn: ([x]) => x.logSoftmax(1) },
+  // shape ops
+  { name: "reshape", shapes: [[2, 6]], fn: ([x]) => x.reshape([3, -1]).mul(x.reshape([3, 4])) },
+  { name: "transpose", shapes: [[2, 3, 4]], fn: ([x]) => x.transpose(0, 2) },
+  { name: "permute", shapes: [[2, 3, 4]], fn: ([x]) => x.permute([1, 2, 0]) },
+  { name: "slice", shapes: [[5, 6]], fn: ([x]) => x.slice([1, 2], [3, -1]) },
+  { name: "expand", shapes: [[3, 1]], fn: ([x]) => x.expand([2, 3, 4]) },
+  { name: "unsqueeze/squeeze", shapes: [[3, 1, 2]], fn: ([x]) => x.squeeze(1).unsqueeze(0) },
+  { name: "cat axis 1", shapes: [[2, 3], [2, 1], [2, 4]], fn: ([a, b, c]) => cat([a, b, c], 1) },
+  { name: "stack axis 1", shapes: [[2, 3], [2, 3]], fn: ([a, b]) => stack([a, b], 1) },
+  { name: "clone", shapes: [[4]], fn: ([x]) => x.clone().mul(x) },
+  {
+    name: "gather axis 1",
+    shapes: [[4, 5]],
+    fn: ([x], k) => gather(x, k([[0], [4], [2], [2]]), 1),
+  },
+  {
+    name: "gather axis 0 repeats",
+    shapes: [[3, 2]],
+    fn: ([x], k) => x.gather(k([[0, 2], [0, 0]]), 0),
+  },
+  {
+    name: "where",
+    shapes: [[3, 4], [4]],
+    fn: ([a, b], k) => where(k([[1], [0], [1]]), a, b),
+  },
+  // compositions
+  {
+    name: "DESIGN chain x·x + 1 → sigmoid → sum",
+    shapes: [[2, 2]],
+    fn: ([x]) => x.matmul(x).add(1).sigmoid().sum(),
+  },
+  { name: "diamond x*x + x", shapes: [[3]], fn: ([x]) => x.mul(x).add(x).exp() },
+  {
+    name: "linear + tanh + logSoftmax",
+    shapes: [[4, 5], [3, 5], [3]],
+    fn: ([x, w, b]) => matmul(x, w, { transB: true }).add(b).tanh().logSoftmax(),
+  },
+];
