@@ -1,0 +1,257 @@
+/**
+ * Batched matrix product of the CPU backend.
+ *
+ * Large products copy op(A) and op(B) into float64 scratch panels (4 rows of
+ * op(A), or 4 columns of op(B), interleaved along k) so the inner loop reads
+ * both operands contiguously whatever the transpose flags, then run a 4×4
+ * register-blocked micro-kernel: 16 accumulators in locals, one pass over k.
+ * op(B) is packed in column blocks small enough to stay in L2 cache; op(A) in
+ * row blocks that bound the scratch memory. Accumulation is in float64; the
+ * result is rounded once when stored. Small products use a plain loop.
+ *
+ * @module
+ */
+import type { MatmulParams, TypedArray } from "../backend.ts";
+
+/** Rows of op(A) per micro-kernel call. */
+const MR = 4;
+/** Columns of op(B) per micro-kernel call. */
+const NR = 4;
+/** Products with fewer multiply-adds than this use the plain loop. */
+const SMALL = 4096;
+/** Elements of packed op(B) per column block (512 KiB of float64: half of L2 here). */
+const B_BLOCK = 1 << 16;
+/** Elements of packed op(A) per row block (bounds scratch memory). */
+const A_BLOCK = 1 << 18;
+
+let packedA = new Float64Array(0);
+let packedB = new Float64Array(0);
+const edge = new Float64Array(MR * NR);
+let rowAcc = new Float64Array(0);
+
+/**
+ * Copy `count` lines of a matrix into 4-wide panels interleaved along k:
+ * element (line l, depth p) sits at `src[off + l·ls + p·ks]` and goes to
+ * `dst[⌊l/4⌋·4k + p·4 + l mod 4]`. A last partial panel is padded with zeros.
+ */
+function pack(
+  src: TypedArray,
+  off: number,
+  ls: number,
+  ks: number,
+  count: number,
+  k: number,
+  dst: Float64Array,
+): void {
+  let d = 0;
+  for (let l = 0; l < count; l += 4) {
+    const s0 = off + l * ls;
+    if (count - l >= 4) {
+      const s1 = s0 + ls, s2 = s1 + ls, s3 = s2 + ls;
+      for (let p = 0, q = 0; p < k; p++, q += ks, d += 4) {
+        dst[d] = src[s0 + q]!;
+        dst[d + 1] = src[s1 + q]!;
+        dst[d + 2] = src[s2 + q]!;
+        dst[d + 3] = src[s3 + q]!;
+      }
+    } else {
+      const lines = count - l;
+      for (let p = 0; p < k; p++) {
+        for (let r = 0; r < 4; r++, d++) dst[d] = r < lines ? src[s0 + r * ls + p * ks]! : 0;
+      }
+    }
+  }
+}
+
+/** Store the `rows`×`cols` top-left corner of the 4×4 `edge` block at c[o]. */
+function storeEdge(c: TypedArray, o: number, ldc: number, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < cols; j++) c[o + r * ldc + j] = edge[r * NR + j]!;
+  }
+}
+
+/**
+ * C block (mh × nw at c[co], row stride ldc) = packed A block · packed B block.
+ * Both packs hold k-long 4-wide panels; edges were padded with zeros.
+ */
+function microKernel(
+  ap: Float64Array,
+  bp: Float64Array,
+  c: TypedArray,
+  co: number,
+  ldc: number,
+  mh: number,
+  nw: number,
+  k: number,
+): void {
+  for (let i0 = 0; i0 < mh; i0 += MR) {
+    const aBase = i0 * k;
+    for (let j0 = 0; j0 < nw; j0 += NR) {
+      let ai = aBase, bi = j0 * k;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+      let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+      let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      for (let p = 0; p < k; p++, ai += MR, bi += NR) {
+        const a0 = ap[ai]!, a1 = ap[ai + 1]!, a2 = ap[ai + 2]!, a3 = ap[ai + 3]!;
+        const b0 = bp[bi]!, b1 = bp[bi + 1]!, b2 = bp[bi + 2]!, b3 = bp[bi + 3]!;
+        c00 += a0 * b0, c01 += a0 * b1, c02 += a0 * b2, c03 += a0 * b3;
+        c10 += a1 * b0, c11 += a1 * b1, c12 += a1 * b2, c13 += a1 * b3;
+        c20 += a2 * b0, c21 += a2 * b1, c22 += a2 * b2, c23 += a2 * b3;
+        c30 += a3 * b0, c31 += a3 * b1, c32 += a3 * b2, c33 += a3 * b3;
+      }
+      const o = co + i0 * ldc + j0;
+      if (mh - i0 >= MR && nw - j0 >= NR) {
+        c[o] = c00, c[o + 1] = c01, c[o + 2] = c02, c[o + 3] = c03;
+        const o1 = o + ldc;
+        c[o1] = c10, c[o1 + 1] = c11, c[o1 + 2] = c12, c[o1 + 3] = c13;
+        const o2 = o1 + ldc;
+        c[o2] = c20, c[o2 + 1] = c21, c[o2 + 2] = c22, c[o2 + 3] = c23;
+        const o3 = o2 + ldc;
+        c[o3] = c30, c[o3 + 1] = c31, c[o3 + 2] = c32, c[o3 + 3] = c33;
+      } else {
+        edge[0] = c00, edge[1] = c01, edge[2] = c02, edge[3] = c03;
+        edge[4] = c10, edge[5] = c11, edge[6] = c12, edge[7] = c13;
+        edge[8] = c20, edge[9] = c21, edge[10] = c22, edge[11] = c23;
+        edge[12] = c30, edge[13] = c31, edge[14] = c32, edge[15] = c33;
+        storeEdge(c, o, ldc, Math.min(MR, mh - i0), Math.min(NR, nw - j0));
+      }
+    }
+  }
+}
+
+/**
+ * Element strides of op(A) and op(B): op(A)(i, p) = a[i·ai + p·ap] and
+ * op(B)(p, j) = b[p·bp + j·bj] within one batch.
+ */
+interface OpStrides {
+  ai: number;
+  ap: number;
+  bp: number;
+  bj: number;
+}
+
+function opStrides(p: MatmulParams): OpStrides {
+  const { m, n, k, transA, transB } = p;
+  return {
+    ai: transA ? 1 : k,
+    ap: transA ? m : 1,
+    bp: transB ? 1 : n,
+    bj: transB ? k : 1,
+  };
+}
+
+/** One product with the plain loop, for small or vector-shaped operands. */
+function simpleProduct(
+  a: TypedArray,
+  aOff: number,
+  b: TypedArray,
+  bOff: number,
+  c: TypedArray,
+  cOff: number,
+  p: MatmulParams,
+  s: OpStrides,
+): void {
+  const { m, n, k } = p;
+  if (s.bj === 1 && n > 1) {
+    // Row of C += op(A)(i, q) · row q of op(B): both rows contiguous.
+    if (rowAcc.length < n) rowAcc = new Float64Array(n);
+    const acc = rowAcc;
+    for (let i = 0; i < m; i++) {
+      acc.fill(0, 0, n);
+      for (let q = 0; q < k; q++) {
+        const x = a[aOff + i * s.ai + q * s.ap]!;
+        const bRow = bOff + q * s.bp;
+        for (let j = 0; j < n; j++) acc[j] += x * b[bRow + j]!;
+      }
+      for (let j = 0; j < n; j++) c[cOff + i * n + j] = acc[j]!;
+    }
+    return;
+  }
+  for (let i = 0; i < m; i++) {
+    const aRow = aOff + i * s.ai;
+    for (let j = 0; j < n; j++) {
+      const bCol = bOff + j * s.bj;
+      let sum = 0;
+      for (let q = 0; q < k; q++) sum += a[aRow + q * s.ap]! * b[bCol + q * s.bp]!;
+      c[cOff + i * n + j] = sum;
+    }
+  }
+}
+
+/** Lines per block so that a block of `k`-long lines holds at most `budget` elements. */
+function blockLines(total: number, k: number, budget: number): number {
+  const lines = Math.max(4, Math.floor(budget / k / 4) * 4);
+  return Math.min(lines, Math.ceil(total / 4) * 4);
+}
+
+/** One product through the packed kernel. */
+function packedProduct(
+  a: TypedArray,
+  aOff: number,
+  b: TypedArray,
+  bOff: number,
+  c: TypedArray,
+  cOff: number,
+  p: MatmulParams,
+  s: OpStrides,
+  reuse: { a: number; b: number },
+): void {
+  const { m, n, k } = p;
+  const mc = blockLines(m, k, A_BLOCK), nc = blockLines(n, k, B_BLOCK);
+  if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
+  if (packedB.length < nc * k) packedB = new Float64Array(nc * k);
+  for (let jc = 0; jc < n; jc += nc) {
+    const nw = Math.min(nc, n - jc);
+    if (!(nc >= n && reuse.b === bOff)) {
+      pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, packedB);
+      reuse.b = nc >= n ? bOff : -1;
+    }
+    for (let ic = 0; ic < m; ic += mc) {
+      const mh = Math.min(mc, m - ic);
+      if (!(mc >= m && reuse.a === aOff)) {
+        pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, packedA);
+        reuse.a = mc >= m ? aOff : -1;
+      }
+      microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
+    }
+  }
+}
+
+/**
+ * `c[b] = op(A[b]) · op(B[b])` for every batch b; c is contiguous
+ * [batch, m, n]. A stride of 0 broadcasts one matrix to every batch (it is then
+ * packed only once).
+ *
+ * @param a elements of A (per batch [m, k], or [k, m] when transA)
+ * @param b elements of B (per batch [k, n], or [n, k] when transB)
+ * @param c output elements
+ * @param p sizes, transpose flags and batch strides
+ */
+export function matmulKernel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulParams): void {
+  const { batch, m, n, k, strideA, strideB } = p;
+  const mn = m * n;
+  const last = batch - 1;
+  if (
+    batch * mn > c.length || (batch > 0 && m * k > 0 && last * strideA + m * k > a.length) ||
+    (batch > 0 && n * k > 0 && last * strideB + n * k > b.length)
+  ) {
+    throw new RangeError(
+      `Cannot run cpu matmul of ${batch} × [${m}, ${k}]·[${k}, ${n}]: storages hold ` +
+        `${a.length}, ${b.length} and ${c.length} elements`,
+    );
+  }
+  if (batch * mn === 0) return;
+  if (k === 0) {
+    c.fill(0, 0, batch * mn);
+    return;
+  }
+  const s = opStrides(p);
+  const small = mn * k < SMALL || m === 1 || n === 1;
+  const reuse = { a: -1, b: -1 };
+  for (let t = 0; t < batch; t++) {
+    const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
+    if (small) simpleProduct(a, aOff, b, bOff, c, cOff, p, s);
+    else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse);
+  }
+}
