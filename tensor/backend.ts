@@ -19,6 +19,9 @@
  *   must delay reuse of that memory until that work is done (or submitted, where
  *   submission order guarantees it).
  * - Shapes and strides are element counts. A stride of 0 broadcasts.
+ * - Inputs and outputs of one kernel share a dtype (the autograd layer checks).
+ * - NaN propagates through binary max/min and reduce max on the CPU; WGSL's
+ *   max() does not promise it, so tests keep NaN away from those kernels.
  * - Integer-valued data (class labels, gather indices, comparison results) is
  *   stored as floating point: exact up to 2^24 in float32.
  *
@@ -192,14 +195,14 @@ export interface Backend {
   alloc(size: number, dtype: DType): Storage;
   /** Allocate and fill from host data (the data is copied). */
   upload(data: TypedArray, dtype: DType): Storage;
-  /** Release a storage. Using it afterwards is an error. */
+  /** Release a storage. Using it afterwards, or freeing it twice, is an error. */
   free(s: Storage): void;
   /** Copy the whole storage to the host (waits for all recorded work). */
   read(s: Storage): Promise<TypedArray>;
 
   /** `out[i] = value`. */
   fill(out: Storage, value: number): void;
-  /** Unary elementwise op over `x.size` elements; `out` may alias `x`. */
+  /** Unary elementwise op over `x.size` elements; `out` may alias `x`; missing p0/p1 are 0. */
   unary(op: UnaryOp, x: Storage, out: Storage, p0?: number, p1?: number): void;
   /**
    * Binary op with broadcasting: `out` is contiguous with shape `outShape`;
@@ -231,7 +234,7 @@ export interface Backend {
   /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */
   reduce(op: ReduceOp, x: Storage, out: Storage, p: ReduceParams): void;
   /**
-   * Strided copy: for every index of `src.shape`, write
+   * Strided copy: for every index of `srcView.shape`, write
    * `dst[dstView(idx)] = srcStorage[srcView(idx)]`. Both views have the same
    * shape. Elements of `dst` the view does not name are left as they are.
    */
@@ -244,11 +247,14 @@ export interface Backend {
   gather(x: Storage, idx: Storage, out: Storage, p: GatherParams): void;
   /**
    * The adjoint of gather: `out[o, k, i] = Σ_j [idx[o, j, i] = k] · g[o, j, i]`
-   * for out of shape [outer, axisSize, inner] (out is fully written).
+   * for out of shape [outer, axisSize, inner] (out is fully written). Out-of-range
+   * indices are an error on the CPU backend and are dropped on the GPU.
    */
   scatterAdd(g: Storage, idx: Storage, out: Storage, p: GatherParams): void;
   /** Fill `out` with counter-based random numbers (Philox4x32-10). */
   random(out: Storage, p: RandomParams): void;
   /** Make sure recorded work is submitted; resolves when it has completed. */
   flush(): Promise<void>;
+  /** Counters for `memory()` (storages, bytes, and on WebGPU dispatches, submits…). */
+  stats?(): Record<string, number>;
 }
