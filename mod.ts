@@ -43,3 +43,9 @@ export { matmul, type MatmulOptions } from "./tensor/ops/matmul.ts";
 export { cat, gather, stack } from "./tensor/ops/shape.ts";
 export { where } from "./tensor/ops/elementwise.ts";
 export { memory, type MemoryInfo } from "./tensor/memory.ts";
+/** Layers, losses, recurrent layers and checkpoints (`nn.LSTM`, `nn.Linear`, `nn.mseLoss`, `nn.save`…). */
+export * as nn from "./nn/mod.ts";
+/** Optimizers: `optim.Adam`, `optim.SGD`, `optim.RMSprop`, `optim.clipGradNorm`. */
+export * as optim from "./nn/optim.ts";
+/** MNIST loading and views, batches, PNG grids and charts. */
+export * as data from "./data/mod.ts";

@@ -184,6 +184,133 @@ export interface RandomParams {
   hi: number;
 }
 
+/**
+ * Rows of a matrix inside a storage: row `b` starts at element
+ * `offset + b · stride` and its elements are contiguous. The fused recurrent
+ * kernels address one time step of a batch-first sequence [B, T, n] this way
+ * (offset t·n, stride T·n), or one step of a time-major buffer [T, B, n]
+ * (offset t·B·n, stride n).
+ */
+export interface Rows {
+  /** The storage. */
+  storage: Storage;
+  /** Element offset of row 0. */
+  offset: number;
+  /** Elements from the start of one row to the next. */
+  stride: number;
+}
+
+/**
+ * One forward time step of an LSTM layer ({@link Backend.lstmStep}). Gate
+ * blocks are in PyTorch order i, f, g, o, each H wide.
+ */
+export interface LstmStepArgs {
+  /** Batch size B. */
+  batch: number;
+  /** Hidden size H. */
+  hidden: number;
+  /** Input part of the gate pre-activations [B, 4H]: x_t·W_ihᵀ + b_ih + b_hh. */
+  x: Rows;
+  /** h_{t−1} [B, H]. */
+  h: Rows;
+  /** c_{t−1} [B, H]. */
+  c: Rows;
+  /** W_hh [4H, H], contiguous. */
+  whh: Storage;
+  /** Receives h_t [B, H] (may share a storage with `h`, not its elements). */
+  hOut: Rows;
+  /** Receives c_t [B, H] (may share a storage with `c`, not its elements). */
+  cOut: Rows;
+  /** Receives the activated gates i, f, g, o [B, 4H] for backward; null skips saving. */
+  gates: Rows | null;
+}
+
+/** One backward time step of an LSTM layer ({@link Backend.lstmStepBackward}). */
+export interface LstmStepBackwardArgs {
+  /** Batch size B. */
+  batch: number;
+  /** Hidden size H. */
+  hidden: number;
+  /** dL/dh_t from outside the recurrence (the layer output's gradient) [B, H]. */
+  dh: Rows;
+  /** c_{t−1} [B, H]. */
+  cPrev: Rows;
+  /** c_t [B, H]. */
+  c: Rows;
+  /** The activated gates of step t saved by {@link Backend.lstmStep} [B, 4H]. */
+  gates: Rows;
+  /** W_hh [4H, H], contiguous. */
+  whh: Storage;
+  /**
+   * [B, H] contiguous, read and written: on entry dL/dc_t through the later
+   * steps, on exit dL/dc_{t−1}.
+   */
+  dc: Storage;
+  /** Receives the pre-activation gate gradients dL/dgates_t [B, 4H]. */
+  dg: Rows;
+  /**
+   * Offset in `dg.storage` (same stride) of step t+1's gate gradients, whose
+   * product with W_hh is added to dL/dh_t; null at the last step.
+   */
+  dgNext: number | null;
+}
+
+/**
+ * One forward time step of a GRU layer ({@link Backend.gruStep}). Gate blocks
+ * are in PyTorch order r, z, n: r = σ(x_r + W_hr h + b_hr),
+ * z = σ(x_z + W_hz h + b_hz), n = tanh(x_n + r ⊙ (W_hn h + b_hn)),
+ * h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
+ */
+export interface GruStepArgs {
+  /** Batch size B. */
+  batch: number;
+  /** Hidden size H. */
+  hidden: number;
+  /** Input part of the gates [B, 3H]: x_t·W_ihᵀ + b_ih (b_hh is separate). */
+  x: Rows;
+  /** h_{t−1} [B, H]. */
+  h: Rows;
+  /** W_hh [3H, H], contiguous. */
+  whh: Storage;
+  /** b_hh [3H], contiguous. */
+  bhh: Storage;
+  /** Receives h_t [B, H] (may share a storage with `h`, not its elements). */
+  hOut: Rows;
+  /** Receives r, z, n and W_hn·h_{t−1} + b_hn [B, 4H] for backward; null skips saving. */
+  saved: Rows | null;
+}
+
+/** One backward time step of a GRU layer ({@link Backend.gruStepBackward}). */
+export interface GruStepBackwardArgs {
+  /** Batch size B. */
+  batch: number;
+  /** Hidden size H. */
+  hidden: number;
+  /** dL/dh_t from outside the recurrence (the layer output's gradient) [B, H]. */
+  dh: Rows;
+  /** h_{t−1} [B, H]. */
+  h: Rows;
+  /** What {@link Backend.gruStep} saved for step t [B, 4H]. */
+  saved: Rows;
+  /** W_hh [3H, H], contiguous. */
+  whh: Storage;
+  /**
+   * [B, H] contiguous, read and written: on entry z_{t+1} ⊙ dL/dh_{t+1} (the
+   * part of dL/dh_t that bypasses the gates; ignored at the last step), on
+   * exit z_t ⊙ dL/dh_t.
+   */
+  dhz: Storage;
+  /** Receives dL/d(x part of the gates)_t [B, 3H]. */
+  dgx: Rows;
+  /** Receives dL/d(W_hh·h_{t−1} + b_hh)_t [B, 3H]. */
+  dgh: Rows;
+  /**
+   * Offset in `dgh.storage` (same stride) of step t+1's `dgh`, whose product
+   * with W_hh is added to dL/dh_t; null at the last step.
+   */
+  dghNext: number | null;
+}
+
 /** The kernel set a backend implements. */
 export interface Backend {
   /** Backend name. */
@@ -253,6 +380,33 @@ export interface Backend {
   scatterAdd(g: Storage, idx: Storage, out: Storage, p: GatherParams): void;
   /** Fill `out` with counter-based random numbers (Philox4x32-10). */
   random(out: Storage, p: RandomParams): void;
+  /**
+   * One fused LSTM time step (one dispatch on WebGPU): gates = x + h·W_hhᵀ,
+   * i, f, o = σ(·), g = tanh(·), c_t = f ⊙ c_{t−1} + i ⊙ g,
+   * h_t = o ⊙ tanh(c_t). Writes `hOut`, `cOut` and (unless null) `gates`.
+   */
+  lstmStep(a: LstmStepArgs): void;
+  /**
+   * One fused LSTM backward step (one dispatch on WebGPU), run for t = T−1 … 0:
+   * dh = a.dh + dg_{t+1}·W_hh (when `dgNext` is given), then the gate
+   * gradients of step t into `dg` and dL/dc_{t−1} into `dc`. After the loop
+   * the caller forms dW_hh = Σ_t dg_tᵀ·h_{t−1} (one matmul) and
+   * dL/dh_{−1} = dg_0·W_hh.
+   */
+  lstmStepBackward(a: LstmStepBackwardArgs): void;
+  /**
+   * One fused GRU time step (one dispatch on WebGPU): see {@link GruStepArgs}.
+   * Writes `hOut` and (unless null) `saved`.
+   */
+  gruStep(a: GruStepArgs): void;
+  /**
+   * One fused GRU backward step (one dispatch on WebGPU), run for t = T−1 … 0:
+   * dh = a.dh + dhz + dgh_{t+1}·W_hh (the last two when `dghNext` is given),
+   * then `dgx`, `dgh` of step t and the new `dhz`. After the loop the caller
+   * forms dW_hh = Σ_t dgh_tᵀ·h_{t−1}, db_hh = Σ dgh and
+   * dL/dh_{−1} = dhz + dgh_0·W_hh.
+   */
+  gruStepBackward(a: GruStepBackwardArgs): void;
   /** Make sure recorded work is submitted; resolves when it has completed. */
   flush(): Promise<void>;
   /** Counters for `memory()` (storages, bytes, and on WebGPU dispatches, submits…). */

@@ -152,6 +152,17 @@ function asTensor(like: Tensor, v: Tensor | number): Tensor {
   return typeof v === "number" ? scalarLike(like, v) : v;
 }
 
+/** Run `fn` with `v` as a tensor; a 0-d constant made for a number is disposed after. */
+function withScalar(like: Tensor, v: Tensor | number, fn: (t: Tensor) => Tensor): Tensor {
+  if (typeof v !== "number") return fn(v);
+  const s = scalarLike(like, v);
+  try {
+    return fn(s);
+  } finally {
+    s.dispose();
+  }
+}
+
 /** `a + b` with broadcasting. */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   return typeof b === "number" ? unaryOp("affine", a, 1, b) : binaryOp("add", a, b);
@@ -166,7 +177,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
 }
 /** `a / b` with broadcasting. */
 export function div(a: Tensor, b: Tensor | number): Tensor {
-  return typeof b === "number" ? binaryOp("div", a, scalarLike(a, b)) : binaryOp("div", a, b);
+  return withScalar(a, b, (t) => binaryOp("div", a, t));
 }
 /** `a ** b` with broadcasting. */
 export function pow(a: Tensor, b: Tensor | number): Tensor {
@@ -174,11 +185,11 @@ export function pow(a: Tensor, b: Tensor | number): Tensor {
 }
 /** Elementwise maximum; ties split the gradient. */
 export function maximum(a: Tensor, b: Tensor | number): Tensor {
-  return binaryOp("max", a, asTensor(a, b));
+  return withScalar(a, b, (t) => binaryOp("max", a, t));
 }
 /** Elementwise minimum; ties split the gradient. */
 export function minimum(a: Tensor, b: Tensor | number): Tensor {
-  return binaryOp("min", a, asTensor(a, b));
+  return withScalar(a, b, (t) => binaryOp("min", a, t));
 }
 
 /** A comparison giving 1 or 0 (never differentiable). */
@@ -187,7 +198,7 @@ export function compare(
   a: Tensor,
   b: Tensor | number,
 ): Tensor {
-  return binaryRaw(op, a, asTensor(a, b));
+  return withScalar(a, b, (t) => binaryRaw(op, a, t));
 }
 
 /** `where` with no graph. @internal */
@@ -219,11 +230,16 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   const like = typeof a === "number" ? (typeof b === "number" ? cond : b) : a;
   const ta = asTensor(like, a), tb = asTensor(like, b);
   const out = whereRaw(cond, ta, tb);
-  if (!isGradEnabled() || !(ta.requiresGrad || tb.requiresGrad)) return out;
-  return record("where", out, [cond, ta, tb], [cond], (g, [c]) => {
-    const zero = scalarLike(g, 0);
-    return [null, whereRaw(c!, g, zero), whereRaw(c!, zero, g)];
-  });
+  const result = !isGradEnabled() || !(ta.requiresGrad || tb.requiresGrad)
+    ? out
+    : record("where", out, [cond, ta, tb], [cond], (g, [c]) => {
+      const zero = scalarLike(g, 0);
+      return [null, whereRaw(c!, g, zero), whereRaw(c!, zero, g)];
+    });
+  // The 0-d constants made for number arguments are not needed after the kernel.
+  if (ta !== a) ta.dispose();
+  if (tb !== b) tb.dispose();
+  return result;
 }
 
 /** Raise a ShapeError for ops that need equal shapes. @internal */

@@ -1,0 +1,196 @@
+/**
+ * Checkpoints in the safetensors format with PyTorch state-dict names:
+ * `save`/`load` for a module's parameters and buffers (written atomically,
+ * loaded all-or-nothing), and `saveTensors`/`loadTensors` for any named
+ * tensors plus metadata (optimizer state, training progress) for resuming.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import { fmtShape, ShapeError } from "../tensor/errors.ts";
+import type { BackendName, DType } from "../tensor/backend.ts";
+import { type Tensor, tensor } from "../tensor/tensor.ts";
+import type { Module } from "./module.ts";
+import {
+  type DecodedSafetensorsTensor,
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsTensor,
+} from "./safetensors.ts";
+
+/** Options of {@link save} and {@link saveTensors}. */
+export interface SaveOptions {
+  /** String entries stored in the file's `__metadata__`. */
+  metadata?: Record<string, string>;
+}
+
+/** Options of {@link load}. */
+export interface CheckpointLoadOptions {
+  /** Require the file to hold exactly the module's tensors (default true). */
+  strict?: boolean;
+}
+
+async function hostTensors(
+  tensors: Record<string, Tensor>,
+): Promise<Record<string, SafetensorsTensor>> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    const d = await t.data();
+    out[name] = {
+      dtype: "F32",
+      shape: [...t.shape],
+      data: d instanceof Float32Array ? d : Float32Array.from(d),
+    };
+  }
+  return out;
+}
+
+/**
+ * Write bytes to `path` atomically: to a temporary file beside it, then
+ * rename over the target, so a crash never leaves a half-written file under
+ * the final name.
+ *
+ * @param path the destination
+ * @param bytes the contents
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = join(
+    dirname(path),
+    `${basename(path)}.tmp-${Deno.pid}-${Date.now().toString(36)}-${
+      Math.random().toString(36).slice(2, 8)
+    }`,
+  );
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write '${path}': ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
+  }
+}
+
+async function readFile(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "no such file"
+      : e instanceof Error
+      ? e.message
+      : String(e);
+    throw new Error(`Cannot read '${path}': ${why}`, { cause: e });
+  }
+}
+
+/**
+ * Save named tensors (stored as F32) and metadata as a safetensors file,
+ * atomically.
+ *
+ * @param path the file to write
+ * @param tensors the tensors by name
+ * @param opts metadata
+ */
+export async function saveTensors(
+  path: string,
+  tensors: Record<string, Tensor>,
+  opts: SaveOptions = {},
+): Promise<void> {
+  const bytes = encodeSafetensors(await hostTensors(tensors), opts.metadata);
+  await writeFileAtomic(path, bytes);
+}
+
+/** What {@link loadTensors} returns. */
+export interface LoadedTensors {
+  /** The tensors by name. */
+  tensors: Record<string, Tensor>;
+  /** The file's `__metadata__` entries. */
+  metadata: Record<string, string>;
+}
+
+/**
+ * Read every tensor of a safetensors file onto a backend (the caller owns and
+ * disposes them).
+ *
+ * @param path the file to read
+ * @param opts backend and dtype of the new tensors (defaults: the default backend, float32)
+ * @returns the tensors and the metadata
+ */
+export async function loadTensors(
+  path: string,
+  opts: { backend?: BackendName; dtype?: DType } = {},
+): Promise<LoadedTensors> {
+  const { tensors, metadata } = decodeSafetensors(await readFile(path), path);
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    out[name] = tensor(t.data, t.shape, { backend: opts.backend, dtype: opts.dtype ?? "float32" });
+  }
+  return { tensors: out, metadata };
+}
+
+/**
+ * Save a module's state dict (parameters and buffers, PyTorch names, F32) as
+ * a safetensors file, atomically (temporary file, then rename). PyTorch loads
+ * it with `safetensors.torch.load_file` + `load_state_dict`.
+ *
+ * @param path the file to write
+ * @param module the module
+ * @param opts metadata
+ */
+export async function save(path: string, module: Module, opts: SaveOptions = {}): Promise<void> {
+  await saveTensors(path, module.stateDict(), opts);
+}
+
+/**
+ * Load a safetensors checkpoint into a module. Every name and shape is checked
+ * before anything is written, so a failed load leaves the module unchanged.
+ * Errors name the file and the tensor: "Cannot load 'lstm.weight_ih_l0' from
+ * 'x.safetensors': expected shape [256, 49], got [192, 49]".
+ *
+ * @param path the file to read
+ * @param module the module to fill
+ * @param opts strict (default true): the file must hold exactly the module's tensors
+ * @returns the file's metadata
+ */
+export async function load(
+  path: string,
+  module: Module,
+  opts: CheckpointLoadOptions = {},
+): Promise<Record<string, string>> {
+  const { tensors, metadata } = decodeSafetensors(await readFile(path), path);
+  const own = module.stateDict();
+  const strict = opts.strict ?? true;
+  const missing = Object.keys(own).filter((k) => !Object.hasOwn(tensors, k));
+  if (missing.length > 0 && strict) {
+    throw new Error(
+      `Cannot load ${missing.map((k) => `'${k}'`).join(", ")} from '${path}': ` +
+        `the file has no such tensor${missing.length > 1 ? "s" : ""}`,
+    );
+  }
+  const unexpected = Object.keys(tensors).filter((k) => !Object.hasOwn(own, k));
+  if (unexpected.length > 0 && strict) {
+    throw new Error(
+      `Cannot load '${path}' into ${module.constructor.name}: unexpected tensor${
+        unexpected.length > 1 ? "s" : ""
+      } ${unexpected.map((k) => `'${k}'`).join(", ")}`,
+    );
+  }
+  const state: Record<string, DecodedSafetensorsTensor> = {};
+  for (const [k, t] of Object.entries(own)) {
+    const src = tensors[k];
+    if (!src) continue;
+    if (src.shape.length !== t.shape.length || src.shape.some((d, i) => d !== t.shape[i])) {
+      throw new ShapeError(
+        "load",
+        [t.shape, src.shape],
+        `Cannot load '${k}' from '${path}': expected shape ${fmtShape(t.shape)}, got ${
+          fmtShape(src.shape)
+        }`,
+      );
+    }
+    state[k] = src;
+  }
+  module.loadStateDict(state, { strict: false });
+  return metadata;
+}

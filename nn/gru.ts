@@ -1,0 +1,195 @@
+/**
+ * `nn.GRU`: a stacked, batch-first GRU with PyTorch's parameter names,
+ * layout, gate order (r, z, n) and initialisation. Each layer is one
+ * input-projection matmul for all time steps (x·W_ihᵀ + b_ih) plus the fused
+ * sequence op of `nn/rnn_ops.ts`, which applies b_hh inside the step kernel
+ * because b_hn sits inside the reset product r ⊙ (W_hn h + b_hn); or the
+ * unfused reference of `nn/rnn_reference.ts` with `{ fused: false }`.
+ *
+ * @module
+ */
+import { tidy } from "../tensor/engine.ts";
+import { fmtShape, ShapeError } from "../tensor/errors.ts";
+import { matmul } from "../tensor/ops/matmul.ts";
+import { stack } from "../tensor/ops/shape.ts";
+import { rand, type Tensor } from "../tensor/tensor.ts";
+import { checkState, initialStates, recurrentConfig, type RecurrentOptions } from "./lstm.ts";
+import { Module } from "./module.ts";
+import { gruLayer } from "./rnn_ops.ts";
+import { gruLayerReference } from "./rnn_reference.ts";
+
+/** The recurrent state of a GRU: [numLayers, batch, hidden]. */
+export interface GruState {
+  /** Hidden states. */
+  h: Tensor;
+}
+
+/** What {@link GRU.forward} returns. */
+export interface GruOutput {
+  /** The last layer's hidden state at every step [batch, time, hidden]. */
+  output: Tensor;
+  /** The final state. */
+  state: GruState;
+}
+
+/** What {@link GRU.step} returns. */
+export interface GruStepOutput {
+  /** The last layer's new hidden state [batch, hidden]. */
+  output: Tensor;
+  /** The new state. */
+  state: GruState;
+}
+
+/** The parameters of one GRU layer (PyTorch layout). */
+export interface GruLayerWeights {
+  /** weight_ih_l{k} [3H, in]. */
+  weightIh: Tensor;
+  /** weight_hh_l{k} [3H, H]. */
+  weightHh: Tensor;
+  /** bias_ih_l{k} [3H]. */
+  biasIh: Tensor;
+  /** bias_hh_l{k} [3H]. */
+  biasHh: Tensor;
+}
+
+/**
+ * A stacked GRU as a function of its weights (what {@link GRU.forward}
+ * runs; exposed for gradient checks and custom parameter handling).
+ *
+ * @param x input [batch, time, in]
+ * @param layers the weights of each layer, bottom first
+ * @param state optional initial state [numLayers, batch, hidden] (default zeros)
+ * @param opts `fused` (default true) picks the fused kernels or the reference
+ * @returns the output sequence and the final state
+ */
+export function gru(
+  x: Tensor,
+  layers: readonly GruLayerWeights[],
+  state?: GruState,
+  opts: { fused?: boolean } = {},
+): GruOutput {
+  const L = layers.length;
+  const H = layers[0]?.weightHh.shape[1] ?? 0;
+  const inSize = layers[0]?.weightIh.shape[1] ?? 0;
+  if (x.rank !== 3 || x.shape[2] !== inSize) {
+    throw new ShapeError(
+      "GRU",
+      [x.shape],
+      `Cannot run a GRU with input size ${inSize} on input of shape ${
+        fmtShape(x.shape)
+      }: expected [batch, time, ${inSize}] (batch first)`,
+    );
+  }
+  const [B, T] = x.shape as [number, number, number];
+  if (state) checkState("GRU", { h: state.h }, L, B, H);
+  const layer = opts.fused ?? true ? gruLayer : gruLayerReference;
+  return tidy(() => {
+    let inp = x;
+    const hs: Tensor[] = [];
+    for (let k = 0; k < L; k++) {
+      const w = layers[k]!;
+      const [h0] = initialStates([state?.h], k, B, H, x);
+      const gx = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
+        .add(w.biasIh)
+        .reshape([B, T, 3 * H]);
+      const r = layer(gx, w.weightHh, w.biasHh, h0!);
+      inp = r.output;
+      hs.push(r.hT);
+    }
+    return { output: inp, state: { h: stack(hs, 0) } };
+  });
+}
+
+/**
+ * A stacked GRU over batch-first sequences, with PyTorch's parameters:
+ * `weight_ih_l{k}` [3H, in], `weight_hh_l{k}` [3H, H], `bias_ih_l{k}` and
+ * `bias_hh_l{k}` [3H] (gates r, z, n), each initialised U(−1/√H, 1/√H) from
+ * the seeded generator, registered in PyTorch's order.
+ *
+ * @example
+ * ```ts
+ * import { GRU } from "./gru.ts";
+ * import { zeros } from "../mod.ts";
+ * const rnn = new GRU(5, 7, { numLayers: 2, backend: "cpu" });
+ * const { output, state } = rnn.forward(zeros([3, 4, 5], { backend: "cpu" }));
+ * console.assert(output.shape.join() === "3,4,7" && state.h.shape.join() === "2,3,7");
+ * ```
+ */
+export class GRU extends Module {
+  /** Features per input step. */
+  readonly inputSize: number;
+  /** Hidden units per layer. */
+  readonly hiddenSize: number;
+  /** Stacked layers. */
+  readonly numLayers: number;
+  /** Whether forward runs the fused kernels. */
+  fused: boolean;
+  #layers: GruLayerWeights[] = [];
+
+  /**
+   * @param inputSize features per input step
+   * @param hiddenSize hidden units per layer
+   * @param opts numLayers, backend, dtype, fused
+   */
+  constructor(inputSize: number, hiddenSize: number, opts: RecurrentOptions = {}) {
+    super();
+    const cfg = recurrentConfig("GRU", inputSize, hiddenSize, opts);
+    this.inputSize = inputSize;
+    this.hiddenSize = hiddenSize;
+    this.numLayers = cfg.numLayers;
+    this.fused = opts.fused ?? true;
+    const H = hiddenSize, G = 3 * H;
+    const init = (shape: number[]) =>
+      rand(shape, { low: -cfg.bound, high: cfg.bound, backend: cfg.backend, dtype: cfg.dtype });
+    for (let k = 0; k < cfg.numLayers; k++) {
+      const inK = k === 0 ? inputSize : H;
+      this.#layers.push({
+        weightIh: this.registerParameter(`weight_ih_l${k}`, init([G, inK])),
+        weightHh: this.registerParameter(`weight_hh_l${k}`, init([G, H])),
+        biasIh: this.registerParameter(`bias_ih_l${k}`, init([G])),
+        biasHh: this.registerParameter(`bias_hh_l${k}`, init([G])),
+      });
+    }
+  }
+
+  /** Each layer's weights, bottom first. */
+  get layers(): readonly GruLayerWeights[] {
+    return this.#layers;
+  }
+
+  /**
+   * Run the whole sequence.
+   *
+   * @param x input [batch, time, inputSize]
+   * @param state initial `{ h }` [numLayers, batch, hidden] (default zeros)
+   * @returns the last layer's output at every step and the final state
+   */
+  forward(x: Tensor, state?: GruState): GruOutput {
+    return gru(x, this.#layers, state, { fused: this.fused });
+  }
+
+  /**
+   * Advance one time step (for generation): the same kernels with T = 1;
+   * under `noGrad` nothing is saved for backward.
+   *
+   * @param xT input of this step [batch, inputSize]
+   * @param state the state so far (default zeros)
+   * @returns the new hidden state of the last layer [batch, hidden] and the new state
+   */
+  step(xT: Tensor, state?: GruState): GruStepOutput {
+    if (xT.rank !== 2) {
+      throw new ShapeError(
+        "GRU.step",
+        [xT.shape],
+        `Cannot run GRU.step on input of shape ${
+          fmtShape(xT.shape)
+        }: expected [batch, ${this.inputSize}]`,
+      );
+    }
+    const [B, I] = xT.shape as [number, number];
+    return tidy(() => {
+      const r = this.forward(xT.reshape([B, 1, I]), state);
+      return { output: r.output.reshape([B, this.hiddenSize]), state: r.state };
+    });
+  }
+}

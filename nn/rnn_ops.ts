@@ -1,0 +1,342 @@
+/**
+ * Fused recurrent sequence ops: a whole LSTM or GRU layer over T time steps
+ * as ONE autograd node whose forward runs one backend step kernel per time
+ * step and whose backward runs the fused backward step kernels through time
+ * (BPTT), then forms dW_hh for all steps with one matmul.
+ *
+ * The input projection of all steps (x·W_ihᵀ + biases, one big matmul), the
+ * layer stacking and the state plumbing are ordinary differentiable ops in
+ * the callers (`nn/lstm.ts`, `nn/gru.ts`).
+ *
+ * One node, one upstream gradient: an autograd rule receives the gradient of
+ * exactly one output tensor, but a layer has several outputs (the sequence,
+ * h_T, and for the LSTM c_T). So the node's output is a packed tensor and
+ * the outputs callers see are differentiable slices of it; the autograd
+ * engine sums their gradients into the packed gradient before the rule runs:
+ *
+ * - LSTM: packed [B, T + 1, H]; rows t < T hold h_t (the sequence), row T
+ *   holds c_T; h_T is row T − 1.
+ * - GRU: packed = the sequence [B, T, H] itself; h_T is row T − 1.
+ *
+ * @module
+ */
+import type { Backend, Rows, Storage } from "../tensor/backend.ts";
+import { record } from "../tensor/autograd.ts";
+import { fmtShape, ShapeError } from "../tensor/errors.ts";
+import { checkSame } from "../tensor/ops/elementwise.ts";
+import { reshape, slice } from "../tensor/ops/shape.ts";
+import { empty, needsGrad, type Tensor } from "../tensor/tensor.ts";
+
+/** Outputs of {@link lstmLayer}. */
+export interface LstmLayerResult {
+  /** h_t for every step [B, T, H]. */
+  output: Tensor;
+  /** h_T [B, H]. */
+  hT: Tensor;
+  /** c_T [B, H]. */
+  cT: Tensor;
+}
+
+/** Outputs of {@link gruLayer}. */
+export interface GruLayerResult {
+  /** h_t for every step [B, T, H]. */
+  output: Tensor;
+  /** h_T [B, H]. */
+  hT: Tensor;
+}
+
+const rows = (storage: Storage, offset: number, stride: number): Rows => ({
+  storage,
+  offset,
+  stride,
+});
+
+/** Check the shapes of a layer's inputs; returns [B, T, H]. */
+function checkLayer(
+  op: string,
+  gates: number,
+  x: Tensor,
+  whh: Tensor,
+  states: Tensor[],
+  bhh?: Tensor,
+): [number, number, number] {
+  checkSame(op, x, whh, ...states, ...(bhh ? [bhh] : []));
+  const H = whh.shape[1] ?? 0;
+  const [B = 0, T = 0] = x.shape;
+  const bad = (why: string) =>
+    new ShapeError(
+      op,
+      [x.shape, whh.shape, ...states.map((s) => s.shape)],
+      `Cannot run ${op} on input of shape ${fmtShape(x.shape)} with weight_hh of shape ${
+        fmtShape(whh.shape)
+      }: ${why}`,
+    );
+  if (whh.rank !== 2 || whh.shape[0] !== gates * H) {
+    throw bad(`weight_hh must be [${gates}·H, H]`);
+  }
+  if (x.rank !== 3 || x.shape[2] !== gates * H) {
+    throw bad(`the projected input must be [batch, time, ${gates}·H = ${gates * H}]`);
+  }
+  if (T < 1) throw bad("the sequence needs at least one time step");
+  for (const s of states) {
+    if (s.rank !== 2 || s.shape[0] !== B || s.shape[1] !== H) {
+      throw bad(`initial states must be [batch, hidden] = [${B}, ${H}], got ${fmtShape(s.shape)}`);
+    }
+  }
+  if (bhh && (bhh.rank !== 1 || bhh.shape[0] !== gates * H)) {
+    throw bad(`bias_hh must be [${gates * H}], got ${fmtShape(bhh.shape)}`);
+  }
+  return [B, T, H];
+}
+
+/**
+ * dW_hh = Σ_t dgᵀ_t · h_{t−1} as one matmul over all steps: the previous
+ * hidden states are gathered into [B, T, H] (h0, then the sequence shifted
+ * by one step) to line up with dg [B, T, G·H].
+ */
+function recurrentWeightGrad(
+  be: Backend,
+  dg: Tensor,
+  seq: Tensor,
+  seqStride: number,
+  h0: Tensor,
+  B: number,
+  T: number,
+  H: number,
+  G: number,
+): Tensor {
+  const hPrev = empty(be, [B, T, H], dg.dtype);
+  be.copy(h0.storage, { shape: [B, H], strides: [H, 1], offset: 0 }, hPrev.storage, {
+    shape: [B, H],
+    strides: [T * H, 1],
+    offset: 0,
+  });
+  if (T > 1) {
+    const shape = [B, T - 1, H];
+    be.copy(seq.storage, { shape, strides: [seqStride, H, 1], offset: 0 }, hPrev.storage, {
+      shape,
+      strides: [T * H, H, 1],
+      offset: H,
+    });
+  }
+  const dw = empty(be, [G * H, H], dg.dtype);
+  be.matmul(dg.storage, hPrev.storage, dw.storage, {
+    batch: 1,
+    m: G * H,
+    n: H,
+    k: B * T,
+    transA: true,
+    transB: false,
+    strideA: 0,
+    strideB: 0,
+  });
+  hPrev.dispose();
+  return dw;
+}
+
+/** dL/dh_{−1} = dg_0 · W_hh: one batched matmul over the strided rows of step 0. */
+function initialStateGrad(
+  be: Backend,
+  dg: Tensor,
+  whh: Tensor,
+  B: number,
+  T: number,
+  H: number,
+  G: number,
+): Tensor {
+  const out = empty(be, [B, H], dg.dtype);
+  be.matmul(dg.storage, whh.storage, out.storage, {
+    batch: B,
+    m: 1,
+    n: H,
+    k: G * H,
+    transA: false,
+    transB: false,
+    strideA: T * G * H,
+    strideB: 0,
+  });
+  return out;
+}
+
+/**
+ * A fused LSTM layer over a whole sequence (one autograd node).
+ *
+ * @param xproj the input part of the gate pre-activations [B, T, 4H]:
+ *   x·W_ihᵀ + b_ih + b_hh, gate blocks i, f, g, o
+ * @param whh W_hh [4H, H]
+ * @param h0 initial hidden state [B, H]
+ * @param c0 initial cell state [B, H]
+ * @returns the sequence of hidden states and the final states
+ * @example
+ * ```ts
+ * import { zeros } from "../mod.ts";
+ * import { lstmLayer } from "./rnn_ops.ts";
+ * const { output, hT, cT } = lstmLayer(
+ *   zeros([2, 3, 8], { backend: "cpu" }),
+ *   zeros([8, 2], { backend: "cpu" }),
+ *   zeros([2, 2], { backend: "cpu" }),
+ *   zeros([2, 2], { backend: "cpu" }),
+ * );
+ * console.assert(output.shape.join() === "2,3,2" && hT.shape.join() === "2,2");
+ * console.assert(cT.shape.join() === "2,2");
+ * ```
+ */
+export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): LstmLayerResult {
+  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0]);
+  const G = 4 * H, be = xproj.backendImpl, dtype = xproj.dtype;
+  const inputs = [xproj, whh, h0, c0];
+  const saving = needsGrad(...inputs);
+  const S = (T + 1) * H; // row stride of the packed output
+  const packed = empty(be, [B, T + 1, H], dtype);
+  // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed row T.
+  const cells = empty(be, [T - 1, B, H], dtype);
+  const gates = saving ? empty(be, [T, B, G], dtype) : null;
+  const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
+    t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
+  for (let t = 0; t < T; t++) {
+    be.lstmStep({
+      batch: B,
+      hidden: H,
+      x: rows(xproj.storage, t * G, T * G),
+      h: t === 0 ? rows(h0.storage, 0, H) : rows(packed.storage, (t - 1) * H, S),
+      c: cRows(t - 1, c0.storage, cells.storage, packed.storage),
+      whh: whh.storage,
+      hOut: rows(packed.storage, t * H, S),
+      cOut: cRows(t, c0.storage, cells.storage, packed.storage),
+      gates: gates ? rows(gates.storage, t * B * G, G) : null,
+    });
+  }
+  if (gates) {
+    const need = inputs.map((x) => x.requiresGrad);
+    record("lstmLayer", packed, inputs, [packed, cells, gates, whh, h0, c0], (g, saved) => {
+      const [ps, cs, gs, w, h0s, c0s] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      const dxproj = empty(be, [B, T, G], dtype);
+      const dc = empty(be, [B, H], dtype);
+      // dL/dc_{T−1} arrives in row T of the packed gradient.
+      be.copy(g.storage, { shape: [B, H], strides: [S, 1], offset: T * H }, dc.storage, {
+        shape: [B, H],
+        strides: [H, 1],
+        offset: 0,
+      });
+      for (let t = T - 1; t >= 0; t--) {
+        be.lstmStepBackward({
+          batch: B,
+          hidden: H,
+          dh: rows(g.storage, t * H, S),
+          cPrev: cRows(t - 1, c0s.storage, cs.storage, ps.storage),
+          c: cRows(t, c0s.storage, cs.storage, ps.storage),
+          gates: rows(gs.storage, t * B * G, G),
+          whh: w.storage,
+          dc: dc.storage,
+          dg: rows(dxproj.storage, t * G, T * G),
+          dgNext: t < T - 1 ? (t + 1) * G : null,
+        });
+      }
+      return [
+        dxproj,
+        need[1] ? recurrentWeightGrad(be, dxproj, ps, S, h0s, B, T, H, 4) : null,
+        need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
+        need[3] ? dc : null,
+      ];
+    });
+    gates.dispose();
+  }
+  cells.dispose();
+  const seq = slice(packed, [0, 0, 0], [B, T, H]);
+  const hT3 = slice(packed, [0, T - 1, 0], [B, 1, H]);
+  const cT3 = slice(packed, [0, T, 0], [B, 1, H]);
+  packed.dispose();
+  const hT = reshape(hT3, [B, H]), cT = reshape(cT3, [B, H]);
+  hT3.dispose();
+  cT3.dispose();
+  return { output: seq, hT, cT };
+}
+
+/**
+ * A fused GRU layer over a whole sequence (one autograd node).
+ *
+ * @param gx the input part of the gates [B, T, 3H]: x·W_ihᵀ + b_ih, gate
+ *   blocks r, z, n (b_hh is applied inside, since b_hn sits in r ⊙ (…))
+ * @param whh W_hh [3H, H]
+ * @param bhh b_hh [3H]
+ * @param h0 initial hidden state [B, H]
+ * @returns the sequence of hidden states and the final state
+ * @example
+ * ```ts
+ * import { zeros } from "../mod.ts";
+ * import { gruLayer } from "./rnn_ops.ts";
+ * const { output, hT } = gruLayer(
+ *   zeros([2, 3, 6], { backend: "cpu" }),
+ *   zeros([6, 2], { backend: "cpu" }),
+ *   zeros([6], { backend: "cpu" }),
+ *   zeros([2, 2], { backend: "cpu" }),
+ * );
+ * console.assert(output.shape.join() === "2,3,2" && hT.shape.join() === "2,2");
+ * ```
+ */
+export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruLayerResult {
+  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, [h0], bhh);
+  const G = 3 * H, be = gx.backendImpl, dtype = gx.dtype;
+  const inputs = [gx, whh, bhh, h0];
+  const saving = needsGrad(...inputs);
+  const S = T * H;
+  const out = empty(be, [B, T, H], dtype);
+  const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
+  for (let t = 0; t < T; t++) {
+    be.gruStep({
+      batch: B,
+      hidden: H,
+      x: rows(gx.storage, t * G, T * G),
+      h: t === 0 ? rows(h0.storage, 0, H) : rows(out.storage, (t - 1) * H, S),
+      whh: whh.storage,
+      bhh: bhh.storage,
+      hOut: rows(out.storage, t * H, S),
+      saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
+    });
+  }
+  let output = out;
+  if (saved) {
+    const need = inputs.map((x) => x.requiresGrad);
+    output = record("gruLayer", out, inputs, [out, saved, whh, h0], (g, sv) => {
+      const [os, ss, w, h0s] = sv as [Tensor, Tensor, Tensor, Tensor];
+      const dgx = empty(be, [B, T, G], dtype);
+      const dgh = empty(be, [B, T, G], dtype);
+      const dhz = empty(be, [B, H], dtype);
+      for (let t = T - 1; t >= 0; t--) {
+        be.gruStepBackward({
+          batch: B,
+          hidden: H,
+          dh: rows(g.storage, t * H, S),
+          h: t === 0 ? rows(h0s.storage, 0, H) : rows(os.storage, (t - 1) * H, S),
+          saved: rows(ss.storage, t * B * 4 * H, 4 * H),
+          whh: w.storage,
+          dhz: dhz.storage,
+          dgx: rows(dgx.storage, t * G, T * G),
+          dgh: rows(dgh.storage, t * G, T * G),
+          dghNext: t < T - 1 ? (t + 1) * G : null,
+        });
+      }
+      let dbhh: Tensor | null = null;
+      if (need[2]) {
+        dbhh = empty(be, [G], dtype);
+        be.reduce("sum", dgh.storage, dbhh.storage, { outer: 1, reduce: B * T, inner: G });
+      }
+      let dh0: Tensor | null = null;
+      if (need[3]) {
+        const rec = initialStateGrad(be, dgh, w, B, T, H, 3);
+        dh0 = rec.add(dhz);
+      }
+      return [
+        dgx,
+        need[1] ? recurrentWeightGrad(be, dgh, os, S, h0s, B, T, H, 3) : null,
+        dbhh,
+        dh0,
+      ];
+    });
+    saved.dispose();
+  }
+  const hT3 = slice(output, [0, T - 1, 0], [B, 1, H]);
+  const hT = reshape(hT3, [B, H]);
+  hT3.dispose();
+  return { output, hT };
+}

@@ -1,0 +1,523 @@
+/**
+ * The WebGPU backend: {@link Backend} over WGSL compute shaders.
+ *
+ * Storages are pooled GPU buffers (see `pool.ts`); kernels record dispatches
+ * into a shared command encoder that is submitted in batches (see
+ * `runtime.ts`); only `read` and `flush` wait. float32 only.
+ *
+ * @module
+ */
+import type {
+  Backend,
+  BinaryOp,
+  DType,
+  GatherParams,
+  MatmulParams,
+  RandomParams,
+  ReduceOp,
+  ReduceParams,
+  Storage,
+  TypedArray,
+  UnaryOp,
+  View,
+} from "../backend.ts";
+import { MAX_LOOP_ELEMENTS, WG_1D } from "../wgsl/common.ts";
+import { COPY_SRC_OFFSET_SLOT, copyShader } from "../wgsl/copy.ts";
+import {
+  binaryShader,
+  fillShader,
+  MAX_DIMS,
+  unaryShader,
+  VEC4_N_SLOT,
+  whereShader,
+} from "../wgsl/elementwise.ts";
+import { gatherShader, scatterAddShader, type ScatterKernel } from "../wgsl/gather.ts";
+import type { MatmulVariant } from "../wgsl/matmul.ts";
+import { float64Parts, randomShader, uniformIsFast } from "../wgsl/random.ts";
+import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
+import { mergeDims, type Plan, planElementwise } from "./layout.ts";
+import { recordMatmul } from "./matmul.ts";
+import * as rnn from "./rnn.ts";
+import type { GpuBuf } from "./pool.ts";
+import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
+
+/** Counters of the backend. */
+export interface WebGPUStats {
+  /** Dispatches recorded. */
+  dispatches: number;
+  /** Command buffers submitted. */
+  submits: number;
+  /** Readbacks. */
+  readbacks: number;
+  /** Compiled pipelines. */
+  pipelines: number;
+  /** Buffers held by live storages. */
+  liveBuffers: number;
+  /** Their bytes. */
+  liveBytes: number;
+  /** Free buffers in the pool. */
+  pooledBuffers: number;
+  /** Their bytes. */
+  pooledBytes: number;
+}
+
+/** Kernel variants a test or flag may force (undefined: the selector picks). */
+export interface ForcedKernels {
+  /** Matmul variant. */
+  matmul?: MatmulVariant;
+  /** Reduction kernel. */
+  reduce?: ReduceKernel;
+  /** scatterAdd kernel. */
+  scatter?: ScatterKernel;
+}
+
+/** Options of {@link WebGPUBackend}. */
+export interface WebGPUBackendOptions extends RuntimeOptions {
+  /** Forced kernel variants. */
+  force?: ForcedKernels;
+}
+
+class GpuStorage implements Storage {
+  readonly dtype: DType = "float32";
+  constructor(readonly backend: WebGPUBackend, readonly size: number, public buf: GpuBuf | null) {}
+}
+
+/** Reduce axes at least this long over at most this many outputs use the tree kernel. */
+const TREE_MIN_REDUCE = 256, TREE_MAX_OUTPUTS = 4096;
+
+/**
+ * Pick the reduction kernel by size: a workgroup per output only pays when
+ * the axis is long and there are too few outputs to fill the device; axes
+ * longer than one invocation's loop budget always take the tree.
+ *
+ * @param p reduction sizes
+ * @returns the kernel
+ */
+export function pickReduceKernel(p: ReduceParams): ReduceKernel {
+  if (p.reduce > MAX_LOOP_ELEMENTS) return "tree";
+  return p.reduce >= TREE_MIN_REDUCE && p.outer * p.inner <= TREE_MAX_OUTPUTS ? "tree" : "loop";
+}
+
+/**
+ * Pick the scatterAdd kernel: the scanning loop costs axis · index per
+ * output element, the atomic kernel one compare-exchange per input; index
+ * axes longer than one invocation's loop budget always take the atomic one.
+ *
+ * @param p gather sizes
+ * @returns the kernel
+ */
+export function pickScatterKernel(p: GatherParams): ScatterKernel {
+  return p.axisSize * p.indexSize > 4096 || p.indexSize > MAX_LOOP_ELEMENTS ? "atomic" : "loop";
+}
+
+/** Float32 storage and kernels on a WebGPU device. */
+export class WebGPUBackend implements Backend {
+  /** Backend name. */
+  readonly name = "webgpu" as const;
+  /** Batching, pipelines and readback. */
+  readonly rt: Runtime;
+  /** Forced kernel variants (tests set these to cover every variant). */
+  force: ForcedKernels;
+  /** The matmul variant the selector chose for this adapter. */
+  matmulChoice: MatmulVariant = "blocked";
+  #empty: GpuBuf;
+
+  /**
+   * A backend on `device` (normally created by `requestWebGPU`).
+   *
+   * @param device the device (one per process; see `device.ts`)
+   * @param opts batching, debugging and forced variants
+   */
+  constructor(device: GPUDevice, opts: WebGPUBackendOptions = {}) {
+    this.rt = new Runtime(device, opts);
+    this.force = { ...opts.force };
+    // Zero-size storages share one 4-byte buffer that is never pooled.
+    this.#empty = {
+      buffer: device.createBuffer({
+        size: 4,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+      }),
+      bytes: 4,
+      lastBatch: 0,
+    };
+  }
+
+  /** Whether the dtype is supported (float32 only). */
+  supports(dtype: DType): boolean {
+    return dtype === "float32";
+  }
+
+  #check(dtype: DType): void {
+    if (dtype !== "float32") {
+      throw new TypeError(
+        `Cannot allocate ${dtype} on the webgpu backend: it supports float32 only`,
+      );
+    }
+  }
+
+  /** Allocate `size` uninitialised float32 elements. */
+  alloc(size: number, dtype: DType): Storage {
+    return this.#alloc(size, dtype, false);
+  }
+
+  #alloc(size: number, dtype: DType, forUpload: boolean): GpuStorage {
+    this.#check(dtype);
+    if (!Number.isInteger(size) || size < 0) {
+      throw new RangeError(`Cannot allocate ${size} elements: expected a non-negative integer`);
+    }
+    const maxBinding = this.rt.device.limits.maxStorageBufferBindingSize;
+    if (size * 4 > maxBinding) {
+      throw new RangeError(
+        `Cannot allocate ${size} float32 elements on WebGPU: ${
+          size * 4
+        } bytes exceed the adapter's maxStorageBufferBindingSize ${maxBinding}`,
+      );
+    }
+    return new GpuStorage(
+      this,
+      size,
+      size === 0
+        ? this.#empty
+        : forUpload
+        ? this.rt.uploadBuffer(size * 4)
+        : this.rt.pool.acquire(size * 4, false),
+    );
+  }
+
+  /** Allocate and fill from host data (converted to float32). */
+  upload(data: TypedArray, dtype: DType): Storage {
+    const s = this.#alloc(data.length, dtype, true);
+    if (data.length > 0) {
+      const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+      this.rt.device.queue.writeBuffer(s.buf!.buffer, 0, f32 as Float32Array<ArrayBuffer>);
+    }
+    return s;
+  }
+
+  /** Release a storage; its buffer returns to the pool. */
+  free(s: Storage): void {
+    const g = this.#own(s, "free");
+    const buf = g.buf!;
+    g.buf = null;
+    if (buf !== this.#empty) this.rt.pool.release(buf, this.rt.batchId);
+  }
+
+  #own(s: Storage, op: string): GpuStorage {
+    if (!(s instanceof GpuStorage) || s.backend !== this) {
+      throw new TypeError(
+        `Cannot ${op} on webgpu: the storage belongs to the ${s.backend.name} backend`,
+      );
+    }
+    if (s.buf === null) {
+      throw new Error(`Cannot ${op} on webgpu: the storage (${s.size} elements) was already freed`);
+    }
+    return s;
+  }
+
+  #buf(s: Storage, op: string): GpuBuf {
+    return this.#own(s, op).buf!;
+  }
+
+  /** Copy the whole storage to the host after all recorded work. */
+  async read(s: Storage): Promise<TypedArray> {
+    const buf = this.#buf(s, "read");
+    if (s.size === 0) return new Float32Array(0);
+    return new Float32Array(await this.rt.read(buf, s.size * 4));
+  }
+
+  /** Submit recorded work and wait for it. */
+  flush(): Promise<void> {
+    return this.rt.flush();
+  }
+
+  /** Counters of work and memory. */
+  stats(): WebGPUStats {
+    const rt = this.rt;
+    return {
+      dispatches: rt.dispatches,
+      submits: rt.submits,
+      readbacks: rt.readbacks,
+      pipelines: rt.pipelineCount,
+      ...rt.pool.stats(),
+    };
+  }
+
+  /** `out[i] = value`. */
+  fill(out: Storage, value: number): void {
+    const o = this.#buf(out, "fill");
+    this.#fillBuf(o, out.size, value);
+  }
+
+  #fillBuf(o: GpuBuf, n: number, value: number): void {
+    if (n === 0) return;
+    const n4 = Math.ceil(n / 4);
+    this.rt.dispatch(
+      fillShader(),
+      [o],
+      (p) => p.u(0, n4).f(1, value).u(VEC4_N_SLOT, n),
+      Math.ceil(n4 / WG_1D),
+    );
+  }
+
+  /** Unary elementwise op; `out` may alias `x`. */
+  unary(op: UnaryOp, x: Storage, out: Storage, p0 = 0, p1 = 0): void {
+    const xb = this.#buf(x, op), ob = this.#buf(out, op);
+    const n = Math.min(x.size, out.size);
+    if (n === 0) return;
+    const inPlace = xb === ob;
+    this.rt.dispatch(
+      unaryShader(op, inPlace),
+      inPlace ? [ob] : [xb, ob],
+      (p) => p.u(0, Math.ceil(n / 4)).f(1, p0).f(2, p1).u(VEC4_N_SLOT, n),
+      Math.ceil(n / 4 / WG_1D),
+    );
+  }
+
+  /** Binary op with broadcasting. */
+  binary(
+    op: BinaryOp,
+    a: Storage,
+    aStrides: readonly number[],
+    b: Storage,
+    bStrides: readonly number[],
+    out: Storage,
+    outShape: readonly number[],
+  ): void {
+    this.#nary(
+      op,
+      (layout) => binaryShader(op, layout),
+      [a, b],
+      [aStrides, bStrides],
+      out,
+      outShape,
+    );
+  }
+
+  /** `out = cond != 0 ? a : b` with broadcasting. */
+  where(
+    cond: Storage,
+    condStrides: readonly number[],
+    a: Storage,
+    aStrides: readonly number[],
+    b: Storage,
+    bStrides: readonly number[],
+    out: Storage,
+    outShape: readonly number[],
+  ): void {
+    this.#nary(
+      "where",
+      whereShader,
+      [cond, a, b],
+      [condStrides, aStrides, bStrides],
+      out,
+      outShape,
+    );
+  }
+
+  #nary(
+    op: string,
+    shader: (layout: Plan["layout"]) => ReturnType<typeof whereShader>,
+    inputs: Storage[],
+    strides: (readonly number[])[],
+    out: Storage,
+    outShape: readonly number[],
+  ): void {
+    const ob = this.#buf(out, op);
+    const ins = inputs.map((s) => this.#buf(s, op));
+    const n = outShape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    const plan = planElementwise(op, outShape, strides);
+    const temps: GpuBuf[] = [];
+    const bufs = ins.map((b, k) => b === ob ? this.#snapshot(b, inputs[k]!.size, temps) : b);
+    const items = plan.layout === "same" ? Math.ceil(n / 4) : n;
+    this.rt.dispatch(shader(plan.layout), [...bufs, ob], (p) => {
+      p.u(0, items).u(VEC4_N_SLOT, n);
+      if (plan.layout === "block") {
+        plan.blocks.forEach((bl, k) => p.u(1 + 2 * k, bl.div).u(2 + 2 * k, bl.mod));
+      } else if (plan.layout === "strided") {
+        p.u(1, plan.shape.length);
+        plan.shape.forEach((s, d) => p.u(2 + d, s));
+        plan.strides.forEach((st, k) => st.forEach((s, d) => p.u(2 + MAX_DIMS * (k + 1) + d, s)));
+      }
+    }, Math.ceil(items / WG_1D));
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** A copy of `n` elements of `b` in a temporary buffer (for aliased inputs). */
+  #snapshot(b: GpuBuf, n: number, temps: GpuBuf[]): GpuBuf {
+    const t = this.rt.pool.acquire(Math.max(n, 1) * 4, false);
+    temps.push(t);
+    this.#copyContiguous(b, 0, t, 0, n);
+    return t;
+  }
+
+  #copyContiguous(src: GpuBuf, so: number, dst: GpuBuf, d0: number, n: number): void {
+    if (n === 0) return;
+    this.rt.dispatch(
+      copyShader(false),
+      [src, dst],
+      (p) => p.u(0, n).u(1, so).u(2, d0),
+      Math.ceil(n / WG_1D),
+    );
+  }
+
+  /** Batched matmul with transpose flags. */
+  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams): void {
+    const ab = this.#buf(a, "matmul"), bb = this.#buf(b, "matmul"), ob = this.#buf(out, "matmul");
+    if (p.batch * p.m * p.n === 0) return;
+    if (p.k === 0) return this.#fillBuf(ob, p.batch * p.m * p.n, 0);
+    const temps: GpuBuf[] = [];
+    const a2 = ab === ob ? this.#snapshot(ab, a.size, temps) : ab;
+    const b2 = bb === ob ? this.#snapshot(bb, b.size, temps) : bb;
+    recordMatmul(this.rt, this.force.matmul ?? this.matmulChoice, a2, b2, ob, p);
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */
+  reduce(op: ReduceOp, x: Storage, out: Storage, p: ReduceParams): void {
+    const xb = this.#buf(x, `reduce ${op}`), ob = this.#buf(out, `reduce ${op}`);
+    const outputs = p.outer * p.inner;
+    if (outputs === 0) return;
+    const picked = pickReduceKernel(p);
+    const kernel = picked === "tree" && p.reduce > MAX_LOOP_ELEMENTS
+      ? picked
+      : this.force.reduce ?? picked;
+    const temps: GpuBuf[] = [];
+    const x2 = xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
+    const identity = op === "sum" ? 0 : 0xff800000; // +0 or -inf bits
+    this.rt.dispatch(
+      reduceShader(op, kernel),
+      [x2, ob],
+      (q) => q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity),
+      kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
+    );
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** Strided copy between views of the same shape. */
+  copy(src: Storage, srcView: View, dst: Storage, dstView: View): void {
+    const sb0 = this.#buf(src, "copy"), db = this.#buf(dst, "copy");
+    const n = srcView.shape.reduce((a, b) => a * b, 1);
+    if (n === 0) return;
+    checkView("source", srcView, src.size);
+    checkView("destination", dstView, dst.size);
+    const temps: GpuBuf[] = [];
+    const sb = sb0 === db ? this.#snapshot(sb0, src.size, temps) : sb0;
+    const m = mergeDims(srcView.shape, [srcView.strides, dstView.strides]);
+    const [ss, ds] = m.strides as [number[], number[]];
+    if (m.shape.length <= 1 && (m.shape.length === 0 || (ss[0] === 1 && ds[0] === 1))) {
+      this.#copyContiguous(sb, srcView.offset, db, dstView.offset, n);
+    } else {
+      if (m.shape.length > MAX_DIMS) {
+        throw new RangeError(
+          `Cannot copy on WebGPU: ${m.shape.length} dimensions remain after merging, at most ${MAX_DIMS} supported`,
+        );
+      }
+      this.rt.dispatch(copyShader(true), [sb, db], (p: ParamBlock) => {
+        p.u(0, n).u(1, m.shape.length);
+        m.shape.forEach((s, d) => {
+          p.u(2 + d, s).i(2 + MAX_DIMS + d, ss[d]!).i(2 + 2 * MAX_DIMS + d, ds[d]!);
+        });
+        p.i(COPY_SRC_OFFSET_SLOT, srcView.offset).i(COPY_SRC_OFFSET_SLOT + 1, dstView.offset);
+      }, Math.ceil(n / WG_1D));
+    }
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** `out[o, j, i] = x[o, idx[o, j, i], i]` (out-of-range indices give 0). */
+  gather(x: Storage, idx: Storage, out: Storage, p: GatherParams): void {
+    const xb = this.#buf(x, "gather"), ib = this.#buf(idx, "gather"), ob = this.#buf(out, "gather");
+    const n = p.outer * p.indexSize * p.inner;
+    if (n === 0) return;
+    const temps: GpuBuf[] = [];
+    const x2 = xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
+    const i2 = ib === ob ? this.#snapshot(ib, idx.size, temps) : ib;
+    this.rt.dispatch(gatherShader(), [x2, i2, ob], (q) => gatherParams(q, p), Math.ceil(n / WG_1D));
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** The adjoint of gather; `out` is fully written. */
+  scatterAdd(g: Storage, idx: Storage, out: Storage, p: GatherParams): void {
+    const gb = this.#buf(g, "scatterAdd"), ib = this.#buf(idx, "scatterAdd");
+    const ob = this.#buf(out, "scatterAdd");
+    const n = p.outer * p.axisSize * p.inner;
+    if (n === 0) return;
+    const temps: GpuBuf[] = [];
+    const g2 = gb === ob ? this.#snapshot(gb, g.size, temps) : gb;
+    const i2 = ib === ob ? this.#snapshot(ib, idx.size, temps) : ib;
+    const picked = pickScatterKernel(p);
+    const kernel = p.indexSize > MAX_LOOP_ELEMENTS ? picked : this.force.scatter ?? picked;
+    if (kernel === "atomic") {
+      this.#fillBuf(ob, n, 0);
+      const m = p.outer * p.indexSize * p.inner;
+      const src = scatterAddShader("atomic");
+      if (m > 0) {
+        this.rt.dispatch(src, [g2, i2, ob], (q) => gatherParams(q, p), Math.ceil(m / WG_1D));
+      }
+    } else {
+      const src = scatterAddShader("loop");
+      this.rt.dispatch(src, [g2, i2, ob], (q) => gatherParams(q, p), Math.ceil(n / WG_1D));
+    }
+    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+  }
+
+  /** Fill with Philox4x32-10 numbers, the same stream as the CPU backend. */
+  random(out: Storage, p: RandomParams): void {
+    const ob = this.#buf(out, "random");
+    const n = out.size;
+    if (n === 0) return;
+    const uniform = p.dist === "uniform";
+    const exact = uniform && !uniformIsFast(p.lo, p.hi);
+    const c = p.counter;
+    this.rt.dispatch(randomShader(p.dist, exact ? "exact" : "fast"), [ob], (q) => {
+      q.u(0, n).u(1, p.key[0] >>> 0).u(2, p.key[1] >>> 0);
+      q.u(3, c % 4294967296).u(4, Math.floor(c / 4294967296));
+      q.f(5, p.lo).f(6, uniform ? p.hi - p.lo : p.hi);
+      if (exact) {
+        const [ln, lh, ll, le] = float64Parts(p.lo), [rn, rh, rl, re] = float64Parts(p.hi - p.lo);
+        q.u(7, ln).u(8, lh).u(9, ll).i(10, le).u(11, rn).u(12, rh).u(13, rl).i(14, re);
+      }
+    }, Math.ceil(n / WG_1D));
+  }
+
+  // ---- fused recurrent kernels (tensor/webgpu/rnn.ts) ----
+  /** One fused LSTM time step: one dispatch. */
+  lstmStep(a: rnn.LstmStepArgs): void {
+    rnn.recordLstmStep(this.rt, a, (s) => this.#buf(s, "lstmStep"));
+  }
+
+  /** One fused LSTM backward step: one dispatch. */
+  lstmStepBackward(a: rnn.LstmStepBackwardArgs): void {
+    rnn.recordLstmStepBackward(this.rt, a, (s) => this.#buf(s, "lstmStepBackward"));
+  }
+
+  /** One fused GRU time step: one dispatch. */
+  gruStep(a: rnn.GruStepArgs): void {
+    rnn.recordGruStep(this.rt, a, (s) => this.#buf(s, "gruStep"));
+  }
+
+  /** One fused GRU backward step: one dispatch. */
+  gruStepBackward(a: rnn.GruStepBackwardArgs): void {
+    rnn.recordGruStepBackward(this.rt, a, (s) => this.#buf(s, "gruStepBackward"));
+  }
+}
+
+/** Throw a RangeError when a view reaches outside its storage. */
+function checkView(role: string, v: View, size: number): void {
+  let lo = v.offset, hi = v.offset;
+  v.shape.forEach((d, i) => {
+    const s = v.strides[i] ?? NaN;
+    if (s >= 0) hi += (d - 1) * s;
+    else lo += (d - 1) * s;
+  });
+  if (v.strides.length !== v.shape.length || !(lo >= 0 && hi < size)) {
+    throw new RangeError(
+      `Cannot run webgpu copy: the ${role} view (shape [${v.shape}], strides [${v.strides}], ` +
+        `offset ${v.offset}) reaches elements ${lo}…${hi} of a storage of ${size}`,
+    );
+  }
+}
+
+function gatherParams(q: ParamBlock, p: GatherParams): void {
+  q.u(0, p.outer).u(1, p.axisSize).u(2, p.indexSize).u(3, p.inner);
+}

@@ -1,0 +1,305 @@
+/**
+ * Batched matmul WGSL: `out[b] = op(A[b]) · op(B[b])`, out contiguous
+ * [batch, M, N]; A is [M, K] ([K, M] when transA) at `b · strideA`, B is
+ * [K, N] ([N, K] when transB) at `b · strideB`. The transpose flags are baked
+ * (four shaders per variant); sizes and strides are uniforms.
+ *
+ * Variants (the WebGPU runtime picks one per adapter, see
+ * `tensor/webgpu/matmul.ts`):
+ *
+ * - `blocked`: register blocking for software adapters (llvmpipe). Each
+ *   invocation computes an 8×8 block of C held in 16 vec4 accumulators (two
+ *   per row), the K loop unrolled by 4 with A read as vec4; no workgroup
+ *   memory, no barriers. Edges clamp the loads and guard the stores.
+ * - `tiled`: classic shared-memory tiling for real GPUs: a 16×16 workgroup
+ *   computes a 64×64 tile of C (4×4 per invocation, strided by 16), staging
+ *   64×16 of A and 16×64 of B in workgroup memory per K step.
+ * - `simple`: one invocation per element of C; for tiny products and as a
+ *   reference.
+ *
+ * Bindings (all variants): P = [M, N, K, strideA, strideB, batchBase];
+ * `a`, `b` (read), `out` (write). Grid: x over column blocks, y over row
+ * blocks, z over batches (batch = workgroup z + batchBase).
+ *
+ * @module
+ */
+import { PARAMS_WGSL, type ShaderSource, unrolled4 } from "./common.ts";
+
+/** Matmul kernel variants. */
+export type MatmulVariant = "blocked" | "tiled" | "simple";
+
+/** All variants, for tests and benchmarks. */
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ["blocked", "tiled", "simple"];
+
+/** Output rows × columns computed by one workgroup of each variant. */
+export const MATMUL_TILE: Record<MatmulVariant, { rows: number; cols: number }> = {
+  blocked: { rows: 64, cols: 64 },
+  tiled: { rows: 64, cols: 64 },
+  simple: { rows: 8, cols: 8 },
+};
+
+/** Register block of the blocked kernel. */
+const BR = 8, BC = 8;
+
+const HEAD = `  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let batch = wid.z + pu(5u);
+  let aB = batch * pu(3u); let bB = batch * pu(4u); let oB = batch * M * N;
+`;
+
+/** WGSL expressions of A(r, k) and B(k, c) for the transpose flags. */
+function accessors(transA: boolean, transB: boolean) {
+  return {
+    a: (r: string, k: string) => transA ? `a[aB + (${k}) * M + ${r}]` : `a[aB + (${r}) * K + ${k}]`,
+    b: (k: string, c: string) => transB ? `b[bB + (${c}) * K + ${k}]` : `b[bB + (${k}) * N + ${c}]`,
+  };
+}
+
+function simple(transA: boolean, transB: boolean): string {
+  const { a, b } = accessors(transA, transB);
+  return `@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
+${HEAD}  let r = g.y; let c = g.x;
+  if (r >= M || c >= N) { return; }
+  var acc = 0.0;
+  ${unrolled4("k", "0u", "K", 1, (k) => `acc += ${a("r", k)} * ${b(k, "c")};`)}
+  out[oB + r * N + c] = acc;
+}
+`;
+}
+
+/**
+ * The blocked kernel. With `vecA`/`vecB` an operand is bound as
+ * `array<vec4<f32>>` and read in whole aligned vec4s: A along K (row form) or,
+ * transposed, along M (column form); B along N (row form) or, transposed,
+ * along K (then the block update is a dot product per output).
+ */
+function blocked(transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): string {
+  const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
+${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
+  if (r0 >= M || c0 >= N) { return; }`);
+  // Clamped row/column bases: edge blocks read valid memory and drop the extra results.
+  for (const i of rows) {
+    L.push(`  let ra${i} = aB + min(r0 + ${i}u, M - 1u)${transA ? "" : " * K"};`);
+  }
+  for (const j of rows) {
+    L.push(`  let cb${j} = bB + min(c0 + ${j}u, N - 1u)${transB ? " * K" : ""};`);
+  }
+  // Vec4 runs clamped to the last whole vec4 (M or N is then a multiple of 4).
+  if (vecA && transA) {
+    L.push(`  let rv0 = aB + min(r0, M - 4u); let rv1 = aB + min(r0 + 4u, M - 4u);`);
+  }
+  if (vecB && !transB) {
+    L.push(`  let cv0 = bB + min(c0, N - 4u); let cv1 = bB + min(c0 + 4u, N - 4u);`);
+  }
+  for (const i of rows) L.push(`  var acc${i}a = vec4<f32>(0.0); var acc${i}b = vec4<f32>(0.0);`);
+  // Scalar element e of an operand, whichever way it is bound.
+  const elemA = (e: string) => (vecA ? `a[(${e}) >> 2u][(${e}) & 3u]` : `a[${e}]`);
+  const elemB = (e: string) => (vecB ? `b[(${e}) >> 2u][(${e}) & 3u]` : `b[${e}]`);
+  const aAt = (i: number, k: string) => elemA(transA ? `ra${i} + (${k}) * M` : `ra${i} + ${k}`);
+  const bAt = (j: number, k: string) => elemB(transB ? `cb${j} + ${k}` : `cb${j} + (${k}) * N`);
+  const bRowsForm = !(vecB && transB);
+
+  L.push(`  var k = 0u;
+  for (; k + 4u <= K; k += 4u) {`);
+  // A(i, k + q) as a scalar expression, after the loads below.
+  let aScalar: (i: number, q: number) => string;
+  if (vecA && transA) {
+    for (const q of q4) {
+      L.push(`    let av${q}0 = a[(rv0 + (k + ${q}u) * M) >> 2u];`);
+      L.push(`    let av${q}1 = a[(rv1 + (k + ${q}u) * M) >> 2u];`);
+    }
+    aScalar = (i, q) => `av${q}${i >> 2}.${comp[i & 3]}`;
+  } else {
+    aScalar = (i, q) => `a${i}.${comp[q]}`;
+  }
+  const aRowVec = (i: number) =>
+    vecA && !transA
+      ? `a[(ra${i} + k) >> 2u]`
+      : `vec4<f32>(${q4.map((q) => aAt(i, `k + ${q}u`)).join(", ")})`;
+  if (bRowsForm) {
+    for (const q of q4) {
+      for (const h of [0, 1]) {
+        const v = vecB
+          ? `b[(cv${h} + (k + ${q}u) * N) >> 2u]`
+          : `vec4<f32>(${q4.map((j) => bAt(h * 4 + j, `k + ${q}u`)).join(", ")})`;
+        L.push(`    let b${q}${"ab"[h]} = ${v};`);
+      }
+    }
+    for (const i of rows) {
+      if (!(vecA && transA)) L.push(`    let a${i} = ${aRowVec(i)};`);
+      for (const h of ["a", "b"]) {
+        L.push(`    acc${i}${h} += ${q4.map((q) => `${aScalar(i, q)} * b${q}${h}`).join(" + ")};`);
+      }
+    }
+  } else {
+    for (const j of rows) L.push(`    let bc${j} = b[(cb${j} + k) >> 2u];`);
+    for (const i of rows) {
+      L.push(
+        vecA && transA
+          ? `    let a${i} = vec4<f32>(${q4.map((q) => aScalar(i, q)).join(", ")});`
+          : `    let a${i} = ${aRowVec(i)};`,
+      );
+      for (const h of [0, 1]) {
+        const dots = q4.map((j) => `dot(a${i}, bc${h * 4 + j})`).join(", ");
+        L.push(`    acc${i}${"ab"[h]} += vec4<f32>(${dots});`);
+      }
+    }
+  }
+  L.push(`  }
+  for (; k < K; k++) {`);
+  for (const h of [0, 1]) {
+    L.push(`    let b${"ab"[h]} = vec4<f32>(${q4.map((j) => bAt(h * 4 + j, "k")).join(", ")});`);
+  }
+  for (const i of rows) {
+    L.push(`    let a${i} = ${aAt(i, "k")};`);
+    L.push(`    acc${i}a += a${i} * ba; acc${i}b += a${i} * bb;`);
+  }
+  L.push(`  }`);
+  for (const i of rows) {
+    L.push(`  if (r0 + ${i}u < M) {
+    let o = oB + (r0 + ${i}u) * N + c0;`);
+    for (const j of rows) {
+      const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}`;
+      L.push(`    if (c0 + ${j}u < N) { out[o + ${j}u] = ${v}; }`);
+    }
+    L.push(`  }`);
+  }
+  L.push(`}`);
+  return L.join("\n") + "\n";
+}
+
+function tiled(transA: boolean, transB: boolean): string {
+  const { a, b } = accessors(transA, transB);
+  // Consecutive invocations load consecutive addresses of the stored layout.
+  const aRK = transA
+    ? "let lk = e / 64u; let lr = e % 64u;"
+    : "let lr = e / 16u; let lk = e % 16u;";
+  const bKC = transB
+    ? "let lc = e / 16u; let lk = e % 16u;"
+    : "let lk = e / 64u; let lc = e % 64u;";
+  const q4 = [0, 1, 2, 3];
+  // Every loop with a constant trip count is written out: on llvmpipe each
+  // loop iteration counts against a per-invocation budget of 65535.
+  const loads = q4.map((t) =>
+    `    {
+      let e = lid + ${t * 256}u;
+      {
+        ${aRK}
+        let r = tr + lr; let k = k0 + lk;
+        var v = 0.0;
+        if (r < M && k < K) { v = ${a("r", "k")}; }
+        As[lk * 64u + lr] = v;
+      }
+      {
+        ${bKC}
+        let c = tc + lc; let k = k0 + lk;
+        var v = 0.0;
+        if (c < N && k < K) { v = ${b("k", "c")}; }
+        Bs[lk * 64u + lc] = v;
+      }
+    }`
+  ).join("\n");
+  const inner = [...Array(16).keys()].map((k) =>
+    `    {
+${q4.map((j) => `      let b${j} = Bs[${k * 64}u + l.x + ${16 * j}u];`).join("\n")}
+${
+      q4.map((i) =>
+        `      { let av = As[${k * 64}u + l.y + ${16 * i}u]; ${
+          q4.map((j) => `acc${i}${j} += av * b${j};`).join(" ")
+        } }`
+      ).join("\n")
+    }
+    }`
+  ).join("\n");
+  const stores = q4.map((i) =>
+    `  { let r = tr + l.y + ${16 * i}u;
+    if (r < M) {
+${
+      q4.map((j) =>
+        `      { let c = tc + l.x + ${16 * j}u; if (c < N) { out[oB + r * N + c] = acc${i}${j}; } }`
+      ).join("\n")
+    }
+    } }`
+  ).join("\n");
+  return `var<workgroup> As: array<f32, 1024>;
+var<workgroup> Bs: array<f32, 1024>;
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+${HEAD}  let tr = wid.y * 64u; let tc = wid.x * 64u;
+${q4.map((i) => q4.map((j) => `  var acc${i}${j} = 0.0;`).join("")).join("\n")}
+  for (var k0 = 0u; k0 < K; k0 += 16u) {
+${loads}
+    workgroupBarrier();
+${inner}
+    workgroupBarrier();
+  }
+${stores}
+}
+`;
+}
+
+/**
+ * Matmul shader for a variant and transpose combination.
+ *
+ * @param variant kernel variant
+ * @param transA A stored as [K, M]
+ * @param transB B stored as [N, K]
+ * @param vec (blocked only) read A and/or B as aligned vec4s; see {@link matmulVec4}
+ * @returns the shader
+ */
+export function matmulShader(
+  variant: MatmulVariant,
+  transA: boolean,
+  transB: boolean,
+  vec: { a: boolean; b: boolean } = { a: false, b: false },
+): ShaderSource {
+  const vecA = variant === "blocked" && vec.a;
+  const vecB = variant === "blocked" && vec.b;
+  const body = variant === "blocked"
+    ? blocked(transA, transB, vecA, vecB)
+    : variant === "tiled"
+    ? tiled(transA, transB)
+    : simple(transA, transB);
+  const decl = (name: string, binding: number, vec4: boolean, access: string) =>
+    `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${
+      vec4 ? "vec4<f32>" : "f32"
+    }>;\n`;
+  return {
+    key: `matmul:${variant}:${transA ? "T" : "N"}${transB ? "T" : "N"}${vecA ? ":a4" : ""}${
+      vecB ? ":b4" : ""
+    }`,
+    code: PARAMS_WGSL + decl("a", 1, vecA, "read") + decl("b", 2, vecB, "read") +
+      decl("out", 3, false, "read_write") + body,
+    reads: 2,
+    writes: 1,
+  };
+}
+
+/**
+ * Whether the blocked kernel may read A and B as aligned vec4s: each operand
+ * needs its contiguous dimension (K for A, or M when transposed; N for B, or
+ * K when transposed) and its batch stride to be multiples of 4.
+ *
+ * @param p the product
+ * @returns which operands may be read as vec4
+ */
+export function matmulVec4(
+  p: {
+    m: number;
+    n: number;
+    k: number;
+    transA: boolean;
+    transB: boolean;
+    strideA: number;
+    strideB: number;
+  },
+): { a: boolean; b: boolean } {
+  return {
+    a: (p.transA ? p.m : p.k) % 4 === 0 && p.strideA % 4 === 0,
+    b: (p.transB ? p.k : p.n) % 4 === 0 && p.strideB % 4 === 0,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Reduction WGSL over x viewed as [outer, reduce, inner] → out [outer, inner].
+ *
+ * Two kernels, picked on the host by size (`pickReduceKernel`):
+ *
+ * - `loop`: one invocation per output element loops over the reduced axis.
+ *   Best when there are many outputs or the axis is short.
+ * - `tree`: one workgroup of {@link REDUCE_WG} invocations per output; each
+ *   invocation folds a strided slice of the axis, then a shared-memory tree
+ *   combines the partial results. Best for few outputs over a long axis.
+ *
+ * @module
+ */
+import type { ReduceOp } from "../backend.ts";
+import { bindings, entry1d, PARAMS_WGSL, type ShaderSource, unrolled4 } from "./common.ts";
+
+/** Workgroup size of the tree kernel. */
+export const REDUCE_WG = 256;
+
+/** Reduction kernel kind. */
+export type ReduceKernel = "loop" | "tree";
+
+const COMBINE: Record<ReduceOp, (v: string) => string> = {
+  sum: (v) => `acc + ${v}`,
+  max: (v) => `max(acc, ${v})`,
+};
+
+/**
+ * Reduce shader.
+ *
+ * Bindings: P = [outer, reduce, inner, identity bits (0 for sum, -inf for
+ * max)]; `x` (read), `out` (write). `loop`: invocation `gid` < outer·inner
+ * computes out[gid]. `tree`: workgroup `w` (flattened over x and y) computes
+ * out[w]; its invocations split the axis by stride {@link REDUCE_WG}.
+ *
+ * @param op sum or max
+ * @param kernel loop or tree
+ * @returns the shader
+ */
+export function reduceShader(op: ReduceOp, kernel: ReduceKernel): ShaderSource {
+  const combine = COMBINE[op];
+  const head = PARAMS_WGSL + bindings(["x"], ["out"]);
+  if (kernel === "loop") {
+    const code = head + entry1d(`  let outer = pu(0u);
+  let red = pu(1u);
+  let inner = pu(2u);
+  if (gid >= outer * inner) { return; }
+  let o = gid / inner;
+  let i = gid % inner;
+  var acc = pf(3u);
+  let j = o * red * inner + i;
+  ${unrolled4("r", "0u", "red", 1, (r) => `acc = ${combine(`x[j + ${r} * inner]`)};`)}
+  out[gid] = acc;`);
+    return { key: `reduce:${op}:loop`, code, reads: 1, writes: 1 };
+  }
+  const code = head + `var<workgroup> part: array<f32, ${REDUCE_WG}>;
+@compute @workgroup_size(${REDUCE_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let w = wid.y * nwg.x + wid.x;
+  let outer = pu(0u);
+  let red = pu(1u);
+  let inner = pu(2u);
+  if (w >= outer * inner) { return; }
+  let o = w / inner;
+  let i = w % inner;
+  var acc = pf(3u);
+  ${
+    unrolled4("r", "lid", "red", REDUCE_WG, (r) =>
+      `acc = ${combine(`x[(o * red + ${r}) * inner + i]`)};`)
+  }
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${REDUCE_WG / 2}u; s > 0u; s = s >> 1u) {
+    if (lid < s) {
+      acc = ${combine("part[lid + s]")};
+      part[lid] = acc;
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) { out[w] = part[0]; }
+}
+`;
+  return { key: `reduce:${op}:tree`, code, reads: 1, writes: 1 };
+}

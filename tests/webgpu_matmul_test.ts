@@ -1,0 +1,161 @@
+/**
+ * WebGPU matmul ↔ CPU parity: every variant forced, every transpose
+ * combination, awkward sizes (1, primes, 33, 65, 127; never a multiple of a
+ * tile), batches with broadcast operands (stride 0), K = 0, batches beyond
+ * 65535, and the selector's choice.
+ */
+import assert from "node:assert/strict";
+import type { Backend, MatmulParams } from "../tensor/backend.ts";
+import { CpuBackend } from "../tensor/cpu/backend.ts";
+import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
+import { MATMUL_VARIANTS } from "../tensor/wgsl/matmul.ts";
+import { assertClose } from "./_gradcheck.ts";
+import { gpuTest, randArray, runBoth } from "./_gpu.ts";
+
+const cpu = new CpuBackend();
+
+/** [batch, m, n, k, strideA factor, strideB factor] (factor 0 broadcasts that operand). */
+const SHAPES: [number, number, number, number, number, number][] = [
+  [1, 1, 1, 1, 1, 1],
+  [1, 3, 5, 7, 1, 1],
+  [1, 33, 65, 17, 1, 1],
+  [1, 127, 1, 65, 1, 1],
+  [1, 1, 127, 33, 1, 1],
+  [1, 64, 64, 64, 1, 1],
+  [1, 65, 67, 131, 1, 1],
+  [3, 9, 13, 11, 1, 1],
+  [3, 9, 13, 11, 0, 1],
+  [4, 17, 5, 6, 1, 0],
+  // M, N or K multiples of 4: the blocked kernel reads vec4s (edge blocks clamp)
+  [2, 12, 20, 8, 1, 1],
+  [2, 12, 12, 12, 1, 1],
+  [1, 12, 13, 13, 1, 1],
+  [1, 13, 12, 13, 1, 1],
+  [1, 13, 13, 12, 1, 1],
+  [1, 4, 4, 4, 1, 1],
+  [1, 5, 4, 4, 1, 1],
+  [1, 9, 12, 16, 1, 1],
+  [1, 12, 9, 5, 1, 1],
+  [1, 20, 13, 8, 1, 1],
+  [3, 7, 36, 12, 0, 1],
+  [3, 36, 7, 12, 1, 0],
+];
+
+/**
+ * Run a matmul on the GPU and the CPU and compare with a tolerance scaled by
+ * Σ_k |a||b| (float32 dot products of mixed signs can cancel).
+ */
+async function check(gpu: WebGPUBackend, p: MatmulParams, label: string): Promise<void> {
+  const aSize = (p.strideA === 0 ? 1 : p.batch) * p.m * p.k;
+  const bSize = (p.strideB === 0 ? 1 : p.batch) * p.k * p.n;
+  const a = randArray(aSize, p.m * 7 + p.k), b = randArray(bSize, p.n * 13 + p.k);
+  const outSize = p.batch * p.m * p.n;
+  const pair: [Backend, Backend] = [gpu, cpu];
+  const [g, c] = await runBoth(pair, [a, b], outSize, (k, [x, y], o) => k.matmul(x!, y!, o, p));
+  const [, scale] = await runBoth(
+    pair,
+    [a.map(Math.abs), b.map(Math.abs)],
+    outSize,
+    (k, [x, y], o) => k.matmul(x!, y!, o, p),
+  );
+  for (let i = 0; i < outSize; i++) {
+    const tol = 1e-6 * scale[i]! * Math.max(1, Math.sqrt(p.k)) + 1e-7;
+    if (!(Math.abs(g[i]! - c[i]!) <= tol)) {
+      throw new Error(
+        `${label}: index ${i}: actual ${g[i]}, expected ${c[i]}, difference ${
+          Math.abs(g[i]! - c[i]!)
+        }, tolerance ${tol}`,
+      );
+    }
+  }
+}
+
+for (const variant of MATMUL_VARIANTS) {
+  gpuTest(
+    `matmul() ${variant} matches CPU for every transpose combo and awkward shapes`,
+    async (gpu) => {
+      gpu.force.matmul = variant;
+      try {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const [batch, m, n, k, fa, fb] of SHAPES) {
+              const p = {
+                batch,
+                m,
+                n,
+                k,
+                transA,
+                transB,
+                strideA: fa * m * k,
+                strideB: fb * k * n,
+              };
+              await check(gpu, p, `${variant} ${JSON.stringify(p)}`);
+            }
+          }
+        }
+      } finally {
+        gpu.force.matmul = undefined;
+      }
+    },
+  );
+}
+
+gpuTest("matmul() with K = 0 writes zeros; empty outputs record nothing", async (gpu) => {
+  const p = { batch: 2, m: 3, n: 4, k: 0, transA: false, transB: false, strideA: 0, strideB: 0 };
+  const [g] = await runBoth(
+    [gpu, cpu],
+    [new Float32Array(0), new Float32Array(0)],
+    24,
+    (k, [a, b], o) => k.matmul(a!, b!, o, p),
+    new Float32Array(24).fill(7),
+  );
+  assert.deepEqual(Array.from(g), new Array(24).fill(0));
+  const before = gpu.stats().dispatches;
+  const e = gpu.alloc(0, "float32");
+  gpu.matmul(e, e, e, { ...p, m: 0, k: 5 });
+  assert.equal(gpu.stats().dispatches, before);
+  gpu.free(e);
+});
+
+gpuTest("matmul() runs batches beyond 65535 workgroups in z", async (gpu) => {
+  const batch = 70001;
+  const p = { batch, m: 1, n: 2, k: 3, transA: false, transB: true, strideA: 3, strideB: 6 };
+  const a = randArray(batch * 3, 1), b = randArray(batch * 6, 2);
+  const [g, c] = await runBoth(
+    [gpu, cpu],
+    [a, b],
+    batch * 2,
+    (k, [x, y], o) => k.matmul(x!, y!, o, p),
+  );
+  assertClose(g, c, { rtol: 1e-5, atol: 1e-6, label: "batch 70001" });
+});
+
+gpuTest("matmul() K beyond the blocked kernel's loop budget still matches", async (gpu) => {
+  // 300000 > MAX_LOOP_ELEMENTS: the blocked/simple kernels hand over to the tiled one.
+  const k = 300000;
+  for (const variant of ["blocked"] as const) {
+    gpu.force.matmul = variant;
+    try {
+      await check(gpu, {
+        batch: 1,
+        m: 2,
+        n: 3,
+        k,
+        transA: true,
+        transB: false,
+        strideA: 0,
+        strideB: 0,
+      }, `K=${k}`);
+    } finally {
+      gpu.force.matmul = undefined;
+    }
+  }
+});
+
+gpuTest("the matmul selector picked a variant for this adapter", (gpu) => {
+  assert.ok(MATMUL_VARIANTS.includes(gpu.matmulChoice), `choice ${gpu.matmulChoice}`);
+});
+
+gpuTest("matmul tests finish: flush() resolves", async (gpu) => {
+  await gpu.flush();
+});
