@@ -31,8 +31,10 @@ export interface Node {
   saved: Tensor[];
   /** The backward rule. */
   readonly rule: BackwardRule;
-  /** Whether `saved` was freed by a backward pass. */
+  /** Whether `saved` was freed (by a backward pass or because nothing can reach it). */
   released: boolean;
+  /** Holders of this node: its output tensor (until disposed) and consuming nodes. */
+  consumers: number;
 }
 
 /**
@@ -54,8 +56,25 @@ export function record(
 ): Tensor {
   if (!inputs.some((t) => t.requiresGrad)) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, saved: save.map((t) => keep(t.detach())), rule, released: false };
+  for (const t of inputs) if (t.node) t.node.consumers++;
+  const saved = save.map((t) => keep(t.detach()));
+  out.node = { op, inputs, saved, rule, released: false, consumers: 1 };
   return out;
+}
+
+/**
+ * Drop one holder of `node` (its output tensor was disposed, or a consuming
+ * node went away). When none is left, no backward() can reach the node: free
+ * its saved tensors and drop its own inputs' nodes in turn. @internal
+ */
+export function dropNode(node: Node): void {
+  const stack = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (--n.consumers > 0) continue;
+    releaseNode(n);
+    for (const t of n.inputs) if (t.node) stack.push(t.node);
+  }
 }
 
 function releaseNode(node: Node): void {

@@ -20,7 +20,7 @@ import {
 import { DisposedError, fmtShape, ShapeError } from "./errors.ts";
 import { sizeOf } from "./shape.ts";
 import { nextCounters } from "./random.ts";
-import { backward, type Node } from "./autograd.ts";
+import { backward, dropNode, type Node } from "./autograd.ts";
 import * as ew from "./ops/elementwise.ts";
 import * as red from "./ops/reduce.ts";
 import * as sh from "./ops/shape.ts";
@@ -142,6 +142,8 @@ export class Tensor {
     this.#buf.release();
     this.#buf = null;
     untrack(this);
+    // The graph behind this tensor stays alive while later ops still use it.
+    if (this.node) dropNode(this.node);
   }
   /** `using t = …` disposes at the end of the block. */
   [Symbol.dispose](): void {

@@ -236,3 +236,24 @@ Deno.test("training steps keep live tensors and bytes flat", () => {
   assert.equal(memory().tensors, after1);
   assert.equal(memory().bytes, bytes1);
 });
+
+Deno.test("a graph nobody can backward through is freed when its outputs are disposed", async () => {
+  const w = ones([3, 3], { ...cpu, requiresGrad: true });
+  const x = ones([2, 3], cpu);
+  const before = memory();
+  for (let i = 0; i < 20; i++) tidy(() => x.matmul(w).tanh().sum()).dispose();
+  assert.equal(memory().tensors, before.tensors);
+  assert.equal(memory().bytes, before.bytes);
+  // An intermediate disposed early still backpropagates: later nodes hold it.
+  const h = x.matmul(w);
+  const s = h.sigmoid();
+  const y = s.sum();
+  h.dispose();
+  s.dispose();
+  y.backward();
+  assert.equal(w.grad!.shape.length, 2);
+  assert.ok((await w.grad!.data()).every((v) => v > 0));
+  y.dispose();
+  w.zeroGrad();
+  assert.equal(memory().tensors, before.tensors);
+});
