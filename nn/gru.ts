@@ -127,6 +127,8 @@ export class GRU extends Module {
   #layers: GruLayerWeights[] = [];
 
   /**
+   * Create the layers' parameters, initialised from the seeded generator.
+   *
    * @param inputSize features per input step
    * @param hiddenSize hidden units per layer
    * @param opts numLayers, backend, dtype, fused

@@ -205,6 +205,8 @@ export class LSTM extends Module {
   #layers: LstmLayerWeights[] = [];
 
   /**
+   * Create the layers' parameters, initialised from the seeded generator.
+   *
    * @param inputSize features per input step
    * @param hiddenSize hidden units per layer
    * @param opts numLayers, backend, dtype, fused

@@ -1,6 +1,8 @@
 /**
  * Dispatch of the fused LSTM/GRU step kernels (one dispatch per time step;
- * see tensor/wgsl/rnn.ts): argument checks, row views into parameter slots.
+ * see tensor/wgsl/rnn.ts): argument checks, row views into parameter slots,
+ * and the choice of the vec4 variant when the dot-product operands' rows
+ * start at multiples of 4 elements.
  *
  * @module
  */
@@ -12,8 +14,14 @@ import type {
   Rows,
   Storage,
 } from "../backend.ts";
-import { WG_1D } from "../wgsl/common.ts";
-import { RNN_ROLES, type RnnKernel, rnnShader, rowSlot } from "../wgsl/rnn.ts";
+import {
+  RNN_ROLES,
+  RNN_VEC4_ROLES,
+  type RnnKernel,
+  rnnShader,
+  rnnWorkgroups,
+  rowSlot,
+} from "../wgsl/rnn.ts";
 import type { GpuBuf } from "./pool.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -75,17 +83,27 @@ class StepBuilder {
     return this;
   }
 
-  record(rt: Runtime, hidden: number, flag: boolean, next: number): void {
+  /**
+   * Record the dispatch. The vec4 variant needs every vec4 role's rows (and
+   * the next-step rows at `next`) to start at multiples of 4 elements.
+   */
+  record(rt: Runtime, hidden: number, flag: boolean, next: number, width: number): void {
     const order = RNN_ROLES[this.kernel];
+    const aligned = (n: number) => n % 4 === 0;
+    const vec4 = aligned(width) && aligned(next) && aligned(hidden) &&
+      RNN_VEC4_ROLES[this.kernel].every((r) => {
+        const v = this.roles.get(r)!;
+        return aligned(v.offset) && aligned(v.stride);
+      });
     const bufs = order.map((r) => this.roles.get(r)!.buf);
-    const n = this.batch * hidden;
-    rt.dispatch(rnnShader(this.kernel), bufs, (p) => {
+    const variant = vec4 ? "vec4" : "scalar";
+    rt.dispatch(rnnShader(this.kernel, variant), bufs, (p) => {
       p.u(0, this.batch).u(1, hidden).u(2, flag ? 1 : 0).u(3, next);
       for (const r of order) {
         const v = this.roles.get(r)!, s = rowSlot(this.kernel, r);
-        p.u(s, v.offset).u(s + 1, v.stride);
+        if (s >= 0) p.u(s, v.offset).u(s + 1, v.stride);
       }
-    }, Math.ceil(n / WG_1D));
+    }, rnnWorkgroups(this.kernel, variant, this.batch, hidden));
   }
 }
 
@@ -104,7 +122,7 @@ export function recordLstmStep(rt: Runtime, a: LstmStepArgs, bufOf: BufOf): void
     .rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
   if (a.gates) s.rows("gates", a.gates, 4 * H);
   else s.none("gates", "x");
-  s.record(rt, H, a.gates !== null, 0);
+  s.record(rt, H, a.gates !== null, 0, H);
 }
 
 /**
@@ -125,10 +143,9 @@ export function recordLstmStepBackward(
     .rows("dh", a.dh, H).rows("cPrev", a.cPrev, H).rows("c", a.c, H).rows("gates", a.gates, 4 * H)
     .flat("whh", a.whh, 4 * H * H).flat("dc", a.dc, B * H).rows("dg", a.dg, 4 * H);
   if (a.dgNext !== null) {
-    new StepBuilder("lstmStepBackward", bufOf, B)
-      .rows("dgNext", { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride }, 4 * H);
-  }
-  s.record(rt, H, a.dgNext !== null, a.dgNext ?? 0);
+    s.rows("dgNext", { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride }, 4 * H);
+  } else s.none("dgNext", "dg");
+  s.record(rt, H, a.dgNext !== null, a.dgNext ?? 0, 4 * H);
 }
 
 /**
@@ -146,7 +163,7 @@ export function recordGruStep(rt: Runtime, a: GruStepArgs, bufOf: BufOf): void {
     .flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
   if (a.saved) s.rows("saved", a.saved, 4 * H);
   else s.none("saved", "x");
-  s.record(rt, H, a.saved !== null, 0);
+  s.record(rt, H, a.saved !== null, 0, H);
 }
 
 /**
@@ -168,8 +185,7 @@ export function recordGruStepBackward(
     .flat("whh", a.whh, 3 * H * H).flat("dhz", a.dhz, B * H).rows("dgx", a.dgx, 3 * H)
     .rows("dgh", a.dgh, 3 * H);
   if (a.dghNext !== null) {
-    new StepBuilder("gruStepBackward", bufOf, B)
-      .rows("dghNext", { storage: a.dgh.storage, offset: a.dghNext, stride: a.dgh.stride }, 3 * H);
-  }
-  s.record(rt, H, a.dghNext !== null, a.dghNext ?? 0);
+    s.rows("dghNext", { storage: a.dgh.storage, offset: a.dghNext, stride: a.dgh.stride }, 3 * H);
+  } else s.none("dghNext", "dgh");
+  s.record(rt, H, a.dghNext !== null, a.dghNext ?? 0, 3 * H);
 }
