@@ -9,12 +9,17 @@
  * @module
  */
 import { tidy } from "../tensor/engine.ts";
-import { fmtShape, ShapeError } from "../tensor/errors.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
-import { rand, type Tensor } from "../tensor/tensor.ts";
-import { checkState, initialStates, recurrentConfig, type RecurrentOptions } from "./lstm.ts";
-import { Module } from "./module.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import {
+  checkInput,
+  checkState,
+  initialStates,
+  type RecurrentLayerWeights,
+  RecurrentModule,
+  type RecurrentOptions,
+} from "./recurrent.ts";
 import { gruLayer } from "./rnn_ops.ts";
 import { gruLayerReference } from "./rnn_reference.ts";
 
@@ -40,17 +45,8 @@ export interface GruStepOutput {
   state: GruState;
 }
 
-/** The parameters of one GRU layer (PyTorch layout). */
-export interface GruLayerWeights {
-  /** weight_ih_l{k} [3H, in]. */
-  weightIh: Tensor;
-  /** weight_hh_l{k} [3H, H]. */
-  weightHh: Tensor;
-  /** bias_ih_l{k} [3H]. */
-  biasIh: Tensor;
-  /** bias_hh_l{k} [3H]. */
-  biasHh: Tensor;
-}
+/** The parameters of one GRU layer (PyTorch layout, G = 3). */
+export type GruLayerWeights = RecurrentLayerWeights;
 
 /**
  * A stacked GRU as a function of its weights (what {@link GRU.forward}
@@ -71,15 +67,7 @@ export function gru(
   const L = layers.length;
   const H = layers[0]?.weightHh.shape[1] ?? 0;
   const inSize = layers[0]?.weightIh.shape[1] ?? 0;
-  if (x.rank !== 3 || x.shape[2] !== inSize) {
-    throw new ShapeError(
-      "GRU",
-      [x.shape],
-      `Cannot run a GRU with input size ${inSize} on input of shape ${
-        fmtShape(x.shape)
-      }: expected [batch, time, ${inSize}] (batch first)`,
-    );
-  }
+  checkInput("GRU", x, inSize);
   const [B, T] = x.shape as [number, number, number];
   if (state) checkState("GRU", { h: state.h }, L, B, H);
   const layer = opts.fused ?? true ? gruLayer : gruLayerReference;
@@ -115,17 +103,7 @@ export function gru(
  * console.assert(output.shape.join() === "3,4,7" && state.h.shape.join() === "2,3,7");
  * ```
  */
-export class GRU extends Module {
-  /** Features per input step. */
-  readonly inputSize: number;
-  /** Hidden units per layer. */
-  readonly hiddenSize: number;
-  /** Stacked layers. */
-  readonly numLayers: number;
-  /** Whether forward runs the fused kernels. */
-  fused: boolean;
-  #layers: GruLayerWeights[] = [];
-
+export class GRU extends RecurrentModule<GruState> {
   /**
    * Create the layers' parameters, initialised from the seeded generator.
    *
@@ -134,64 +112,17 @@ export class GRU extends Module {
    * @param opts numLayers, backend, dtype, fused
    */
   constructor(inputSize: number, hiddenSize: number, opts: RecurrentOptions = {}) {
-    super();
-    const cfg = recurrentConfig("GRU", inputSize, hiddenSize, opts);
-    this.inputSize = inputSize;
-    this.hiddenSize = hiddenSize;
-    this.numLayers = cfg.numLayers;
-    this.fused = opts.fused ?? true;
-    const H = hiddenSize, G = 3 * H;
-    const init = (shape: number[]) =>
-      rand(shape, { low: -cfg.bound, high: cfg.bound, backend: cfg.backend, dtype: cfg.dtype });
-    for (let k = 0; k < cfg.numLayers; k++) {
-      const inK = k === 0 ? inputSize : H;
-      this.#layers.push({
-        weightIh: this.registerParameter(`weight_ih_l${k}`, init([G, inK])),
-        weightHh: this.registerParameter(`weight_hh_l${k}`, init([G, H])),
-        biasIh: this.registerParameter(`bias_ih_l${k}`, init([G])),
-        biasHh: this.registerParameter(`bias_hh_l${k}`, init([G])),
-      });
-    }
-  }
-
-  /** Each layer's weights, bottom first. */
-  get layers(): readonly GruLayerWeights[] {
-    return this.#layers;
+    super("GRU", 3, inputSize, hiddenSize, opts);
   }
 
   /**
    * Run the whole sequence.
    *
    * @param x input [batch, time, inputSize]
-   * @param state initial `{ h }` [numLayers, batch, hidden] (default zeros)
+   * @param state initial state, each [numLayers, batch, hidden] (default zeros)
    * @returns the last layer's output at every step and the final state
    */
-  forward(x: Tensor, state?: GruState): GruOutput {
-    return gru(x, this.#layers, state, { fused: this.fused });
-  }
-
-  /**
-   * Advance one time step (for generation): the same kernels with T = 1;
-   * under `noGrad` nothing is saved for backward.
-   *
-   * @param xT input of this step [batch, inputSize]
-   * @param state the state so far (default zeros)
-   * @returns the new hidden state of the last layer [batch, hidden] and the new state
-   */
-  step(xT: Tensor, state?: GruState): GruStepOutput {
-    if (xT.rank !== 2) {
-      throw new ShapeError(
-        "GRU.step",
-        [xT.shape],
-        `Cannot run GRU.step on input of shape ${
-          fmtShape(xT.shape)
-        }: expected [batch, ${this.inputSize}]`,
-      );
-    }
-    const [B, I] = xT.shape as [number, number];
-    return tidy(() => {
-      const r = this.forward(xT.reshape([B, 1, I]), state);
-      return { output: r.output.reshape([B, this.hiddenSize]), state: r.state };
-    });
+  forward(x: Tensor, state?: GruState): { output: Tensor; state: GruState } {
+    return gru(x, this.layers, state, { fused: this.fused });
   }
 }

@@ -69,3 +69,4 @@ export {
 } from "./gru.ts";
 export { gruLayer, type GruLayerResult, lstmLayer, type LstmLayerResult } from "./rnn_ops.ts";
 export { gruLayerReference, lstmLayerReference } from "./rnn_reference.ts";
+export { type RecurrentLayerWeights, RecurrentModule } from "./recurrent.ts";
