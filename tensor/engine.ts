@@ -42,7 +42,7 @@ export interface InitResult {
 
 /** Options of {@link init}. */
 export interface InitOptions {
-  /** "webgpu", "cpu" or "auto" (WebGPU when an adapter exists, else CPU). Default "auto". */
+  /** "webgpu", "cpu" or "auto" (WebGPU on a hardware adapter, else CPU). Default "auto". */
   backend?: "auto" | BackendName;
   /** Print the one-line message (default true). */
   log?: boolean;
@@ -99,8 +99,10 @@ async function defaultRequestWebGPU(): Promise<
 }
 
 /**
- * Choose the default backend. `auto` takes WebGPU when an adapter exists and
- * the CPU otherwise, printing one line that says which and why.
+ * Choose the default backend. `auto` takes WebGPU when a hardware adapter
+ * exists and the CPU otherwise (also when the only adapter is a software
+ * fallback such as llvmpipe, which runs on the same CPU cores), printing one
+ * line that says which and why.
  *
  * @param opts backend choice
  * @returns what was chosen
@@ -126,6 +128,17 @@ export async function init(opts: InitOptions = {}): Promise<InitResult> {
         backend: "cpu",
         adapter: null,
         message: `wgrad: using the CPU backend (WebGPU unavailable: ${got.error})`,
+      };
+    } else if (want === "auto" && got.info.isFallback) {
+      // A software adapter (llvmpipe, WARP, SwiftShader) emulates the GPU on the CPU
+      // cores; the CPU backend does the same work with less overhead.
+      defaultName = "cpu";
+      result = {
+        backend: "cpu",
+        adapter: null,
+        message: `wgrad: using the CPU backend (the only WebGPU adapter, ${
+          got.info.description || got.info.device || "unnamed"
+        }, is a software fallback; choose backend "webgpu" to use it anyway)`,
       };
     } else {
       backends.set("webgpu", got.backend);

@@ -4,7 +4,7 @@
  * hundreds of training steps.
  */
 import assert from "node:assert/strict";
-import { init } from "../tensor/engine.ts";
+import { cpuBackend, init } from "../tensor/engine.ts";
 import { manualSeed, matmul, memory, noGrad, rand, randn, tensor, tidy, zeros } from "../mod.ts";
 import { assertClose } from "./_gradcheck.ts";
 import { gpuTest } from "./_gpu.ts";
@@ -28,6 +28,27 @@ Deno.test("init auto falls back to the CPU and says why when WebGPU is unavailab
     /Cannot initialise the WebGPU backend: no adapter found \(simulated\)/,
   );
   await assert.rejects(init({ backend: "tpu" as "cpu", log: false }), /Cannot init backend "tpu"/);
+});
+
+Deno.test("init auto prefers the CPU over a software fallback adapter and says so", async () => {
+  const info = {
+    vendor: "65541",
+    architecture: "",
+    device: "0",
+    description: "llvmpipe (LLVM 15.0.6, 256 bits)",
+    isFallback: true,
+  };
+  const r = await init({
+    backend: "auto",
+    log: false,
+    requestWebGPU: () => Promise.resolve({ backend: cpuBackend(), info }),
+  });
+  assert.equal(r.backend, "cpu");
+  assert.match(
+    r.message,
+    /only WebGPU adapter, llvmpipe \(LLVM 15\.0\.6, 256 bits\), is a software fallback/,
+  );
+  assert.equal(zeros([1]).backend, "cpu");
 });
 
 gpuTest("init webgpu reports the adapter and makes WebGPU the default", async () => {
