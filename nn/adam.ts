@@ -6,7 +6,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, checkUnit, type HyperParam, Optimizer } from "./optimizer.ts";
+import { checkNonNegative, checkUnit, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
 
 /** Options of {@link Adam} and {@link AdamW}. */
 export interface AdamOptions {
@@ -18,6 +18,11 @@ export interface AdamOptions {
   eps?: number;
   /** Weight decay (default 0; AdamW's default is 1e-2). */
   weightDecay?: number;
+  /**
+   * Update with the backend's fused in-place kernel, one per parameter
+   * (default true); false uses the reference composition of tensor ops.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -53,10 +58,10 @@ export class Adam extends Optimizer {
    * Create the optimizer.
    *
    * @param params the parameters to optimise
-   * @param opts lr (1e-3), betas ([0.9, 0.999]), eps (1e-8), weightDecay (0)
+   * @param opts lr (1e-3), betas ([0.9, 0.999]), eps (1e-8), weightDecay (0), fused (true)
    */
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
-    super(params, opts.lr ?? 1e-3);
+    super(params, opts.lr ?? 1e-3, opts.fused ?? true);
     const name = this.constructor.name;
     this.betas = [...(opts.betas ?? [0.9, 0.999])] as [number, number];
     checkUnit(name, "betas[0]", this.betas[0]);
@@ -73,7 +78,38 @@ export class Adam extends Optimizer {
   }
 
   /**
-   * Update one parameter (see the class description).
+   * Update one parameter in place with the backend's fused kernel.
+   *
+   * @param i the parameter's position
+   * @param p the parameter
+   * @param grad its gradient
+   * @param t its update count, this one included
+   * @returns true (the update was done)
+   */
+  protected override fusedUpdate(i: number, p: Tensor, grad: Tensor, t: number): boolean {
+    const [b1, b2] = this.betas;
+    ownMemory(p);
+    const m = this.fusedState(i, "exp_avg").state, v = this.fusedState(i, "exp_avg_sq").state;
+    p.backendImpl.optimizerStep({
+      kind: this.decoupled ? "adamw" : "adam",
+      param: p.storage,
+      grad: grad.storage,
+      expAvg: m.storage,
+      expAvgSq: v.storage,
+      lr: this.lr,
+      beta1: b1,
+      beta2: b2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+      biasCorrection1: 1 - b1 ** t,
+      biasCorrection2: 1 - b2 ** t,
+    });
+    return true;
+  }
+
+  /**
+   * Update one parameter with the reference composition of tensor ops (see
+   * the class description).
    *
    * @param i the parameter's position
    * @param p the parameter

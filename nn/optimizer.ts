@@ -3,11 +3,16 @@
  * tensors that live on the parameter's backend, `step()` run under `noGrad`
  * inside `tidy` with no readback, and state dicts for checkpoints and resume.
  *
+ * By default the built-in optimizers update each parameter with the backend's
+ * fused kernel (`Backend.optimizerStep`: one pass, one WebGPU dispatch per
+ * parameter, parameter and state rewritten in place); `{ fused: false }`
+ * selects the reference composition of ordinary tensor ops.
+ *
  * @module
  */
 import { keep, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { Tensor, tensor } from "../tensor/tensor.ts";
+import { Tensor, tensor, zeros } from "../tensor/tensor.ts";
 
 /** A hyper-parameter value. */
 export type HyperParam = number | boolean | number[];
@@ -47,15 +52,22 @@ export interface OptimizerStateSource {
 
 /**
  * Base class of the optimizers. Subclasses implement {@link Optimizer.update}
- * for one parameter; `step()` calls it for every parameter that has a gradient,
- * under `noGrad` and inside `tidy`, so temporaries are freed and nothing is
- * read back.
+ * for one parameter (the reference composition of tensor ops), and may
+ * implement {@link Optimizer.fusedUpdate} (one backend kernel, in place);
+ * `step()` calls one of them for every parameter that has a gradient, under
+ * `noGrad` and inside `tidy`, so temporaries are freed and nothing is read
+ * back.
  */
 export abstract class Optimizer {
   /** The parameters being optimised. */
   readonly params: readonly Tensor[];
   /** The learning rate (may be changed between steps, e.g. by a schedule). */
   lr: number;
+  /**
+   * Whether `step()` uses the fused in-place update kernel where the
+   * subclass has one (default true); false runs the reference composition.
+   */
+  readonly fused: boolean;
   #step = 0;
   #paramSteps: number[];
   #state: Map<string, Tensor>[];
@@ -65,8 +77,9 @@ export abstract class Optimizer {
    *
    * @param params the parameters (leaves that require a gradient)
    * @param lr the learning rate
+   * @param fused use the fused update kernel where the subclass has one (default true)
    */
-  constructor(params: Iterable<Tensor>, lr: number) {
+  constructor(params: Iterable<Tensor>, lr: number, fused = true) {
     this.params = [...params];
     const name = this.constructor.name;
     if (this.params.length === 0) {
@@ -88,7 +101,11 @@ export abstract class Optimizer {
       throw new TypeError(`Cannot create ${name}: a parameter appears more than once`);
     }
     checkNonNegative(name, "lr", lr);
+    if (typeof fused !== "boolean") {
+      throw new TypeError(`Cannot create ${name}: fused must be a boolean, got ${fused}`);
+    }
     this.lr = lr;
+    this.fused = fused;
     this.#paramSteps = this.params.map(() => 0);
     this.#state = this.params.map(() => new Map());
   }
@@ -111,6 +128,22 @@ export abstract class Optimizer {
    * @param t how many updates this parameter has had, this one included (1 on the first)
    */
   protected abstract update(index: number, param: Tensor, grad: Tensor, t: number): void;
+
+  /**
+   * Update one parameter in place with the backend's fused kernel, if the
+   * optimizer has one (this base version has none and returns false, so
+   * `step()` falls back to {@link Optimizer.update}). Runs under `noGrad`
+   * inside `tidy`; state tensors come from {@link Optimizer.fusedState}.
+   *
+   * @param _index the parameter's position
+   * @param _param the parameter
+   * @param _grad its gradient (same backend and dtype)
+   * @param _t how many updates this parameter has had, this one included
+   * @returns whether the update was done
+   */
+  protected fusedUpdate(_index: number, _param: Tensor, _grad: Tensor, _t: number): boolean {
+    return false;
+  }
 
   /** The hyper-parameters by name (lr included). */
   abstract hyperParams(): Record<string, HyperParam>;
@@ -148,6 +181,28 @@ export abstract class Optimizer {
     else this.#state[index]!.set(name, keep(t.detach()));
   }
 
+  /**
+   * A state tensor for an in-place update: created as zeros on the
+   * parameter's backend and dtype when it does not exist yet (`created` is
+   * then true); an existing one whose memory another tensor shares is first
+   * given its own copy ({@link ownMemory}).
+   *
+   * @param index the parameter's position
+   * @param name the state's name
+   * @returns the state tensor and whether it was just created
+   */
+  protected fusedState(index: number, name: string): { state: Tensor; created: boolean } {
+    const p = this.params[index]!;
+    const cur = this.#state[index]!.get(name);
+    if (cur) {
+      ownMemory(cur);
+      return { state: cur, created: false };
+    }
+    const z = keep(zeros([...p.shape], { backend: p.backend, dtype: p.dtype }));
+    this.#state[index]!.set(name, z);
+    return { state: z, created: true };
+  }
+
   /** Update every parameter that has a gradient (parameters without one are skipped). */
   step(): void {
     noGrad(() =>
@@ -161,7 +216,8 @@ export abstract class Optimizer {
                 `but its gradient is ${g.dtype} on ${g.backend}`,
             );
           }
-          this.update(i, p, g, ++this.#paramSteps[i]!);
+          const t = ++this.#paramSteps[i]!;
+          if (!(this.fused && this.fusedUpdate(i, p, g, t))) this.update(i, p, g, t);
         });
       })
     );
@@ -283,6 +339,21 @@ export abstract class Optimizer {
       for (const t of m.values()) t.dispose();
       m.clear();
     }
+  }
+}
+
+/**
+ * Give `t` memory of its own when another tensor shares it (a view, or a
+ * graph that saved it): copy on write before an in-place update, so those
+ * keep the old values, as they do with the composed update. @internal
+ *
+ * @param t a parameter or state tensor about to be updated in place
+ */
+export function ownMemory(t: Tensor): void {
+  if (t.buf.refs > 1) {
+    const c = t.clone();
+    t.assign(c);
+    c.dispose();
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, checkUnit, type HyperParam, Optimizer } from "./optimizer.ts";
+import { checkNonNegative, checkUnit, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
 
 /** Options of {@link RMSprop}. */
 export interface RMSpropOptions {
@@ -20,6 +20,11 @@ export interface RMSpropOptions {
   weightDecay?: number;
   /** Normalise by the centred variance estimate (default false). */
   centered?: boolean;
+  /**
+   * Update with the backend's fused in-place kernel, one per parameter
+   * (default true); false uses the reference composition of tensor ops.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -51,10 +56,11 @@ export class RMSprop extends Optimizer {
    * Create the optimizer.
    *
    * @param params the parameters to optimise
-   * @param opts lr (1e-2), alpha (0.99), eps (1e-8), momentum (0), weightDecay (0), centered (false)
+   * @param opts lr (1e-2), alpha (0.99), eps (1e-8), momentum (0), weightDecay (0),
+   *   centered (false), fused (true)
    */
   constructor(params: Iterable<Tensor>, opts: RMSpropOptions = {}) {
-    super(params, opts.lr ?? 1e-2);
+    super(params, opts.lr ?? 1e-2, opts.fused ?? true);
     this.alpha = opts.alpha ?? 0.99;
     this.eps = opts.eps ?? 1e-8;
     this.momentum = opts.momentum ?? 0;
@@ -67,7 +73,37 @@ export class RMSprop extends Optimizer {
   }
 
   /**
-   * Update one parameter (see the class description).
+   * Update one parameter in place with the backend's fused kernel.
+   *
+   * @param i the parameter's position
+   * @param p the parameter
+   * @param grad its gradient
+   * @returns true (the update was done)
+   */
+  protected override fusedUpdate(i: number, p: Tensor, grad: Tensor): boolean {
+    ownMemory(p);
+    const s = this.fusedState(i, "square_avg").state;
+    const ga = this.centered ? this.fusedState(i, "grad_avg").state : null;
+    const buf = this.momentum > 0 ? this.fusedState(i, "momentum_buffer").state : null;
+    p.backendImpl.optimizerStep({
+      kind: "rmsprop",
+      param: p.storage,
+      grad: grad.storage,
+      squareAvg: s.storage,
+      momentumBuffer: buf ? buf.storage : null,
+      gradAvg: ga ? ga.storage : null,
+      lr: this.lr,
+      alpha: this.alpha,
+      eps: this.eps,
+      momentum: this.momentum,
+      weightDecay: this.weightDecay,
+    });
+    return true;
+  }
+
+  /**
+   * Update one parameter with the reference composition of tensor ops (see
+   * the class description).
    *
    * @param i the parameter's position
    * @param p the parameter

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, type HyperParam, Optimizer } from "./optimizer.ts";
+import { checkNonNegative, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
 
 /** Options of {@link SGD}. */
 export interface SGDOptions {
@@ -18,6 +18,11 @@ export interface SGDOptions {
   weightDecay?: number;
   /** Use Nesterov momentum (default false; needs momentum > 0 and dampening 0). */
   nesterov?: boolean;
+  /**
+   * Update with the backend's fused in-place kernel, one per parameter
+   * (default true); false uses the reference composition of tensor ops.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -42,13 +47,13 @@ export class SGD extends Optimizer {
    * Create the optimizer.
    *
    * @param params the parameters to optimise
-   * @param opts lr, momentum (0), dampening (0), weightDecay (0), nesterov (false)
+   * @param opts lr, momentum (0), dampening (0), weightDecay (0), nesterov (false), fused (true)
    */
   constructor(params: Iterable<Tensor>, opts: SGDOptions) {
     if (typeof opts?.lr !== "number") {
       throw new TypeError(`Cannot create SGD: opts.lr is required, got ${opts?.lr}`);
     }
-    super(params, opts.lr);
+    super(params, opts.lr, opts.fused ?? true);
     this.momentum = opts.momentum ?? 0;
     this.dampening = opts.dampening ?? 0;
     this.weightDecay = opts.weightDecay ?? 0;
@@ -64,7 +69,34 @@ export class SGD extends Optimizer {
   }
 
   /**
-   * Update one parameter (see the class description).
+   * Update one parameter in place with the backend's fused kernel.
+   *
+   * @param i the parameter's position
+   * @param p the parameter
+   * @param grad its gradient
+   * @returns true (the update was done)
+   */
+  protected override fusedUpdate(i: number, p: Tensor, grad: Tensor): boolean {
+    ownMemory(p);
+    const buf = this.momentum !== 0 ? this.fusedState(i, "momentum_buffer") : null;
+    p.backendImpl.optimizerStep({
+      kind: "sgd",
+      param: p.storage,
+      grad: grad.storage,
+      momentumBuffer: buf ? buf.state.storage : null,
+      lr: this.lr,
+      momentum: this.momentum,
+      dampening: this.dampening,
+      weightDecay: this.weightDecay,
+      nesterov: this.nesterov,
+      firstStep: buf?.created ?? false,
+    });
+    return true;
+  }
+
+  /**
+   * Update one parameter with the reference composition of tensor ops (see
+   * the class description).
    *
    * @param i the parameter's position
    * @param p the parameter

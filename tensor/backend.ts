@@ -311,6 +311,108 @@ export interface GruStepBackwardArgs {
   dghNext: number | null;
 }
 
+/**
+ * Adam or AdamW update of one parameter ({@link Backend.optimizerStep}), as
+ * `torch.optim.Adam` / `torch.optim.AdamW`, elementwise:
+ *
+ * - adam: `g = grad + weightDecay · p` (when weightDecay ≠ 0);
+ *   adamw: `p ← p · (1 − lr · weightDecay)` (when weightDecay ≠ 0), `g = grad`;
+ * - `m ← β1·m + (1 − β1)·g`, `v ← β2·v + (1 − β2)·g²`;
+ * - `p ← p − lr / bc1 · m / (√v / √bc2 + eps)`.
+ */
+export interface AdamStepArgs {
+  /** "adam" (L2 weight decay added to the gradient) or "adamw" (decoupled decay). */
+  kind: "adam" | "adamw";
+  /** The parameter, updated in place. */
+  param: Storage;
+  /** Its gradient (read only). */
+  grad: Storage;
+  /** First moment estimate `exp_avg`, updated in place (zeros before the first step). */
+  expAvg: Storage;
+  /** Second moment estimate `exp_avg_sq`, updated in place (zeros before the first step). */
+  expAvgSq: Storage;
+  /** Learning rate. */
+  lr: number;
+  /** β1. */
+  beta1: number;
+  /** β2. */
+  beta2: number;
+  /** Denominator term. */
+  eps: number;
+  /** Weight decay (0: none). */
+  weightDecay: number;
+  /** Bias correction 1 − β1^t for this parameter's update count t (computed on the host). */
+  biasCorrection1: number;
+  /** Bias correction 1 − β2^t (computed on the host). */
+  biasCorrection2: number;
+}
+
+/**
+ * SGD update of one parameter ({@link Backend.optimizerStep}), as
+ * `torch.optim.SGD`: `d = grad + weightDecay · p` (when weightDecay ≠ 0); with
+ * a momentum buffer, `buf ← d` on the first step and
+ * `buf ← momentum·buf + (1 − dampening)·d` afterwards, then `d = buf`
+ * (Nesterov: `d = d + momentum·buf`); finally `p ← p − lr · d`.
+ */
+export interface SgdStepArgs {
+  /** Discriminant. */
+  kind: "sgd";
+  /** The parameter, updated in place. */
+  param: Storage;
+  /** Its gradient (read only). */
+  grad: Storage;
+  /** `momentum_buffer`, updated in place; null without momentum (momentum = 0). */
+  momentumBuffer: Storage | null;
+  /** Learning rate. */
+  lr: number;
+  /** Momentum factor (used only with a buffer). */
+  momentum: number;
+  /** Dampening (used only with a buffer, after the first step). */
+  dampening: number;
+  /** Weight decay (0: none). */
+  weightDecay: number;
+  /** Nesterov momentum (used only with a buffer). */
+  nesterov: boolean;
+  /** The buffer is new: it is set to `d` (its contents are not read). */
+  firstStep: boolean;
+}
+
+/**
+ * RMSprop update of one parameter ({@link Backend.optimizerStep}), as
+ * `torch.optim.RMSprop`: `g = grad + weightDecay · p` (when weightDecay ≠ 0),
+ * `s ← α·s + (1 − α)·g²`; centred (with `gradAvg`): `ḡ ← α·ḡ + (1 − α)·g`,
+ * `avg = √(s − ḡ²) + eps`, otherwise `avg = √s + eps`; with a momentum
+ * buffer `buf ← momentum·buf + g / avg`, `p ← p − lr · buf`, otherwise
+ * `p ← p − lr · g / avg`.
+ */
+export interface RmspropStepArgs {
+  /** Discriminant. */
+  kind: "rmsprop";
+  /** The parameter, updated in place. */
+  param: Storage;
+  /** Its gradient (read only). */
+  grad: Storage;
+  /** `square_avg`, updated in place (zeros before the first step). */
+  squareAvg: Storage;
+  /** `momentum_buffer`, updated in place (zeros at first); null without momentum. */
+  momentumBuffer: Storage | null;
+  /** `grad_avg` of the centred variant, updated in place (zeros at first); null otherwise. */
+  gradAvg: Storage | null;
+  /** Learning rate. */
+  lr: number;
+  /** Smoothing constant α. */
+  alpha: number;
+  /** Denominator term. */
+  eps: number;
+  /** Momentum factor (used only with a buffer). */
+  momentum: number;
+  /** Weight decay (0: none). */
+  weightDecay: number;
+}
+
+/** The arguments of {@link Backend.optimizerStep}, by optimizer kind. */
+export type OptimizerStepArgs = AdamStepArgs | SgdStepArgs | RmspropStepArgs;
+
 /** The kernel set a backend implements. */
 export interface Backend {
   /** Backend name. */
@@ -407,6 +509,17 @@ export interface Backend {
    * dL/dh_{−1} = dhz + dgh_0·W_hh.
    */
   gruStepBackward(a: GruStepBackwardArgs): void;
+  /**
+   * One fused optimizer update of one parameter, in place (one dispatch on
+   * WebGPU): reads `grad`, rewrites `param` and the optimizer's state
+   * storages by PyTorch's formulas (see {@link AdamStepArgs},
+   * {@link SgdStepArgs}, {@link RmspropStepArgs}). Every storage has
+   * `param.size` elements and no two share memory. All hyper-parameters and
+   * bias corrections are scalars of the call (uniforms on the GPU), so
+   * nothing is read back and one compiled kernel serves every step. The CPU
+   * computes in float64 and rounds once per stored value.
+   */
+  optimizerStep(a: OptimizerStepArgs): void;
   /** Make sure recorded work is submitted; resolves when it has completed. */
   flush(): Promise<void>;
   /** Counters for `memory()` (storages, bytes, and on WebGPU dispatches, submits…). */

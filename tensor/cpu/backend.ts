@@ -28,6 +28,7 @@ import { fillRandom } from "../random.ts";
 import { binaryKernel, whereKernel } from "./binary.ts";
 import { copyKernel, gatherKernel, scatterAddKernel } from "./indexing.ts";
 import { matmulKernel } from "./matmul.ts";
+import { type OptimizerStepArgs, optimizerStepKernel } from "./optim.ts";
 import { reduceKernel } from "./reduce.ts";
 import * as rnn from "./rnn.ts";
 import { arrayOf, checkSize, CpuStorage, newArray } from "./storage.ts";
@@ -243,5 +244,11 @@ export class CpuBackend implements Backend {
   /** One fused GRU backward step. */
   gruStepBackward(a: rnn.GruStepBackwardArgs): void {
     rnn.gruStepBackwardKernel(a, (s, role) => arrayOf(this, s, role));
+  }
+
+  // ---- fused optimizer updates (tensor/cpu/optim.ts) ----
+  /** One fused optimizer update of one parameter, in place. */
+  optimizerStep(a: OptimizerStepArgs): void {
+    optimizerStepKernel(a, (s, role) => arrayOf(this, s, role));
   }
 }

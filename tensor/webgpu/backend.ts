@@ -38,6 +38,7 @@ import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, type Plan, planElementwise } from "./layout.ts";
 import { recordMatmul } from "./matmul.ts";
 import * as rnn from "./rnn.ts";
+import { type OptimizerStepArgs, recordOptimizerStep } from "./optim.ts";
 import type { GpuBuf } from "./pool.ts";
 import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
 
@@ -499,6 +500,12 @@ export class WebGPUBackend implements Backend {
   /** One fused GRU backward step: one dispatch. */
   gruStepBackward(a: rnn.GruStepBackwardArgs): void {
     rnn.recordGruStepBackward(this.rt, a, (s) => this.#buf(s, "gruStepBackward"));
+  }
+
+  // ---- fused optimizer updates (tensor/webgpu/optim.ts) ----
+  /** One fused optimizer update of one parameter, in place: one dispatch. */
+  optimizerStep(a: OptimizerStepArgs): void {
+    recordOptimizerStep(this.rt, a, (s) => this.#buf(s, "optimizerStep"));
   }
 }
 

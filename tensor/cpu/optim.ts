@@ -1,0 +1,150 @@
+/**
+ * Fused optimizer updates of the CPU backend: one pass over a parameter that
+ * rewrites it and its optimizer state in place (Adam/AdamW, SGD, RMSprop;
+ * the formulas are those of `AdamStepArgs` etc. in tensor/backend.ts), for
+ * float32 and float64 storage.
+ *
+ * Each element is computed in float64 and rounded once when stored; a state
+ * value is used after it was stored (rounded to the storage dtype), as
+ * PyTorch uses the state tensor it has just updated.
+ *
+ * @module
+ */
+import type {
+  AdamStepArgs,
+  OptimizerStepArgs,
+  RmspropStepArgs,
+  SgdStepArgs,
+  Storage,
+  TypedArray,
+} from "../backend.ts";
+import type { ArrayOf } from "./rnn.ts";
+
+export type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs };
+
+/** The elements of every storage of an update, checked to match the parameter. */
+function arrays(
+  arrayOf: ArrayOf,
+  kind: string,
+  roles: [string, Storage | null][],
+): (TypedArray | null)[] {
+  const seen = new Set<Storage>();
+  const n = roles[0]![1]!.size;
+  return roles.map(([role, s]) => {
+    if (s === null) return null;
+    const a = arrayOf(s, `${role} of ${kind} optimizerStep`);
+    if (a.length !== n) {
+      throw new RangeError(
+        `Cannot run cpu ${kind} optimizerStep: ${role} holds ${a.length} elements, the parameter ${n}`,
+      );
+    }
+    if (seen.has(s)) {
+      throw new TypeError(
+        `Cannot run cpu ${kind} optimizerStep: ${role} is the same storage as another argument`,
+      );
+    }
+    seen.add(s);
+    return a;
+  });
+}
+
+/** Adam / AdamW. */
+function adam(a: AdamStepArgs, arrayOf: ArrayOf): void {
+  const [p, g, m, v] = arrays(arrayOf, a.kind, [
+    ["param", a.param],
+    ["grad", a.grad],
+    ["expAvg", a.expAvg],
+    ["expAvgSq", a.expAvgSq],
+  ]) as TypedArray[];
+  const { beta1: b1, beta2: b2, eps, weightDecay: wd } = a;
+  const c1 = 1 - b1, c2 = 1 - b2;
+  const decay = wd !== 0 && a.kind === "adamw" ? 1 - a.lr * wd : 1;
+  const l2 = a.kind === "adam" ? wd : 0;
+  const stepSize = a.lr / a.biasCorrection1, bc2Sqrt = Math.sqrt(a.biasCorrection2);
+  const n = p!.length;
+  for (let i = 0; i < n; i++) {
+    let x = p![i]!, d = g![i]!;
+    if (l2 !== 0) d += l2 * x;
+    else if (decay !== 1) x *= decay;
+    m![i] = b1 * m![i]! + c1 * d;
+    v![i] = b2 * v![i]! + c2 * (d * d);
+    p![i] = x - stepSize * (m![i]! / (Math.sqrt(v![i]!) / bc2Sqrt + eps));
+  }
+}
+
+/** SGD with optional momentum, dampening, Nesterov and weight decay. */
+function sgd(a: SgdStepArgs, arrayOf: ArrayOf): void {
+  const [p, g, buf] = arrays(arrayOf, "sgd", [
+    ["param", a.param],
+    ["grad", a.grad],
+    ["momentumBuffer", a.momentumBuffer],
+  ]);
+  const { lr, momentum: mu, weightDecay: wd, nesterov, firstStep } = a;
+  const keep = 1 - a.dampening;
+  const n = p!.length;
+  for (let i = 0; i < n; i++) {
+    const x = p![i]!;
+    let d = g![i]!;
+    if (wd !== 0) d += wd * x;
+    if (buf) {
+      buf[i] = firstStep ? d : mu * buf[i]! + keep * d;
+      d = nesterov ? d + mu * buf[i]! : buf[i]!;
+    }
+    p![i] = x - lr * d;
+  }
+}
+
+/** RMSprop with optional momentum, centring and weight decay. */
+function rmsprop(a: RmspropStepArgs, arrayOf: ArrayOf): void {
+  const [p, g, s, buf, ga] = arrays(arrayOf, "rmsprop", [
+    ["param", a.param],
+    ["grad", a.grad],
+    ["squareAvg", a.squareAvg],
+    ["momentumBuffer", a.momentumBuffer],
+    ["gradAvg", a.gradAvg],
+  ]);
+  const { lr, alpha, eps, momentum: mu, weightDecay: wd } = a;
+  const c = 1 - alpha;
+  const n = p!.length;
+  for (let i = 0; i < n; i++) {
+    const x = p![i]!;
+    let d = g![i]!;
+    if (wd !== 0) d += wd * x;
+    s![i] = alpha * s![i]! + c * (d * d);
+    let avg: number;
+    if (ga) {
+      ga[i] = alpha * ga[i]! + c * d;
+      avg = Math.sqrt(s![i]! - ga[i]! * ga[i]!) + eps;
+    } else {
+      avg = Math.sqrt(s![i]!) + eps;
+    }
+    if (buf) {
+      buf[i] = mu * buf[i]! + d / avg;
+      p![i] = x - lr * buf[i]!;
+    } else {
+      p![i] = x - lr * (d / avg);
+    }
+  }
+}
+
+/**
+ * Run one fused optimizer update in place (see `Backend.optimizerStep`).
+ *
+ * @param a the update's storages and scalars
+ * @param arrayOf storage → elements, with the backend's ownership checks
+ */
+export function optimizerStepKernel(a: OptimizerStepArgs, arrayOf: ArrayOf): void {
+  switch (a.kind) {
+    case "adam":
+    case "adamw":
+      return adam(a, arrayOf);
+    case "sgd":
+      return sgd(a, arrayOf);
+    case "rmsprop":
+      return rmsprop(a, arrayOf);
+    default:
+      throw new TypeError(
+        `Cannot run cpu optimizerStep: unknown kind "${(a as { kind: unknown }).kind}"`,
+      );
+  }
+}

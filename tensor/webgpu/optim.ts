@@ -1,0 +1,139 @@
+/**
+ * Dispatch of the fused optimizer updates (one dispatch per parameter per
+ * step; see tensor/wgsl/optim.ts): argument checks, the host-side float64
+ * scalars (bias-corrected step size, √(1 − β2^t), 1 − β, decay factor) written
+ * to the uniform, and the variant chosen by which state buffers exist.
+ *
+ * @module
+ */
+import type { OptimizerStepArgs, Storage } from "../backend.ts";
+import { WG_1D } from "../wgsl/common.ts";
+import {
+  OPTIM_FLAG_DECOUPLED,
+  OPTIM_FLAG_FIRST,
+  OPTIM_FLAG_L2,
+  OPTIM_FLAG_NESTEROV,
+  OPTIM_FLAGS_SLOT,
+  OPTIM_N_SLOT,
+  OPTIM_SLOTS,
+  optimShader,
+  type OptimShaderKind,
+  type OptimVariant,
+} from "../wgsl/optim.ts";
+import type { GpuBuf } from "./pool.ts";
+import type { ParamBlock, Runtime } from "./runtime.ts";
+import type { BufOf } from "./rnn.ts";
+
+export type { OptimizerStepArgs };
+
+/** The shader family, variant, storages in binding order and uniform writer of an update. */
+function plan(a: OptimizerStepArgs): {
+  kind: OptimShaderKind;
+  variant: OptimVariant;
+  roles: [string, Storage][];
+  params: (p: ParamBlock) => void;
+} {
+  switch (a.kind) {
+    case "adam":
+    case "adamw": {
+      const s = OPTIM_SLOTS.adam, decoupled = a.kind === "adamw";
+      const wd = a.weightDecay;
+      const flags = wd === 0 ? 0 : decoupled ? OPTIM_FLAG_DECOUPLED : OPTIM_FLAG_L2;
+      return {
+        kind: "adam",
+        variant: { momentum: false, centered: false },
+        roles: [["grad", a.grad], ["param", a.param], ["expAvg", a.expAvg], [
+          "expAvgSq",
+          a.expAvgSq,
+        ]],
+        params: (p) =>
+          p.u(OPTIM_FLAGS_SLOT, flags).f(s.beta1, a.beta1).f(s.oneMinusBeta1, 1 - a.beta1)
+            .f(s.beta2, a.beta2).f(s.oneMinusBeta2, 1 - a.beta2).f(s.eps, a.eps)
+            .f(s.weightDecay, wd).f(s.decayFactor, 1 - a.lr * wd)
+            .f(s.stepSize, a.lr / a.biasCorrection1).f(s.bc2Sqrt, Math.sqrt(a.biasCorrection2)),
+      };
+    }
+    case "sgd": {
+      const s = OPTIM_SLOTS.sgd, buf = a.momentumBuffer;
+      const flags = (a.weightDecay !== 0 ? OPTIM_FLAG_L2 : 0) |
+        (a.nesterov ? OPTIM_FLAG_NESTEROV : 0) | (a.firstStep ? OPTIM_FLAG_FIRST : 0);
+      return {
+        kind: "sgd",
+        variant: { momentum: buf !== null, centered: false },
+        roles: [
+          ["grad", a.grad],
+          ["param", a.param],
+          ...(buf ? [["momentumBuffer", buf]] : []),
+        ] as [
+          string,
+          Storage,
+        ][],
+        params: (p) =>
+          p.u(OPTIM_FLAGS_SLOT, flags).f(s.lr, a.lr).f(s.momentum, a.momentum)
+            .f(s.oneMinusDampening, 1 - a.dampening).f(s.weightDecay, a.weightDecay),
+      };
+    }
+    case "rmsprop": {
+      const s = OPTIM_SLOTS.rmsprop;
+      const flags = a.weightDecay !== 0 ? OPTIM_FLAG_L2 : 0;
+      const roles: [string, Storage][] = [
+        ["grad", a.grad],
+        ["param", a.param],
+        ["squareAvg", a.squareAvg],
+      ];
+      if (a.momentumBuffer) roles.push(["momentumBuffer", a.momentumBuffer]);
+      if (a.gradAvg) roles.push(["gradAvg", a.gradAvg]);
+      return {
+        kind: "rmsprop",
+        variant: { momentum: a.momentumBuffer !== null, centered: a.gradAvg !== null },
+        roles,
+        params: (p) =>
+          p.u(OPTIM_FLAGS_SLOT, flags).f(s.lr, a.lr).f(s.alpha, a.alpha)
+            .f(s.oneMinusAlpha, 1 - a.alpha).f(s.eps, a.eps).f(s.momentum, a.momentum)
+            .f(s.weightDecay, a.weightDecay),
+      };
+    }
+    default:
+      throw new TypeError(
+        `Cannot run webgpu optimizerStep: unknown kind "${(a as { kind: unknown }).kind}"`,
+      );
+  }
+}
+
+/**
+ * Record one fused optimizer update: one dispatch, one invocation per element.
+ *
+ * @param rt the runtime
+ * @param a the update's storages and scalars
+ * @param bufOf storage → buffer (with the backend's checks)
+ */
+export function recordOptimizerStep(rt: Runtime, a: OptimizerStepArgs, bufOf: BufOf): void {
+  const { kind, variant, roles, params } = plan(a);
+  const n = a.param.size;
+  const bufs: GpuBuf[] = [];
+  for (const [role, s] of roles) {
+    const b = bufOf(s);
+    if (s.size !== n) {
+      throw new RangeError(
+        `Cannot run webgpu ${a.kind} optimizerStep: ${role} holds ${s.size} elements, the parameter ${n}`,
+      );
+    }
+    // Empty storages share one placeholder buffer; they are never touched.
+    if (n > 0 && bufs.includes(b)) {
+      throw new TypeError(
+        `Cannot run webgpu ${a.kind} optimizerStep: ${role} is the same storage as another argument`,
+      );
+    }
+    bufs.push(b);
+  }
+  if (n === 0) return;
+  rt.dispatch(
+    optimShader(kind, variant),
+    bufs,
+    (p) => {
+      p.u(OPTIM_N_SLOT, n);
+      params(p);
+    },
+    Math.ceil(n / WG_1D),
+  );
+}
