@@ -103,7 +103,7 @@ export const FLAGS = {
     type: "string",
     choices: ["auto", "webgpu", "cpu"],
     default: "auto",
-    help: "compute backend (auto: WebGPU when an adapter exists)",
+    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
   },
   out: { type: "string", default: "out/complete", placeholder: "DIR", help: "output folder" },
   resume: { type: "boolean", help: "continue the run saved in --out (resume.safetensors)" },
