@@ -9,9 +9,14 @@
  * row blocks that bound the scratch memory. Accumulation is in float64; the
  * result is rounded once when stored. Small products use a plain loop.
  *
+ * Where WebAssembly SIMD is available (`simd.ts`) the panels are packed into
+ * its memory and each 4-row strip runs there, two float64 lanes per
+ * instruction: same sums in the same order, so the same bits, ≈ 3× faster.
+ *
  * @module
  */
 import type { MatmulParams, TypedArray } from "../backend.ts";
+import { type SimdKernel, simdKernel } from "./simd.ts";
 
 /** Rows of op(A) per micro-kernel call. */
 const MR = 4;
@@ -42,8 +47,9 @@ function pack(
   count: number,
   k: number,
   dst: Float64Array,
+  dOff = 0,
 ): void {
-  let d = 0;
+  let d = dOff;
   for (let l = 0; l < count; l += 4) {
     const s0 = off + l * ls;
     if (count - l >= 4) {
@@ -199,6 +205,11 @@ function packedProduct(
 ): void {
   const { m, n, k } = p;
   const mc = blockLines(m, k, A_BLOCK), nc = blockLines(n, k, B_BLOCK);
+  const simd = simdKernel();
+  if (simd) {
+    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, mc, nc);
+    return;
+  }
   if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
   if (packedB.length < nc * k) packedB = new Float64Array(nc * k);
   for (let jc = 0; jc < n; jc += nc) {
@@ -214,6 +225,52 @@ function packedProduct(
         reuse.a = mc >= m ? aOff : -1;
       }
       microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
+    }
+  }
+}
+
+/**
+ * {@link packedProduct} through the WebAssembly SIMD strip kernel: the panels
+ * are packed into its memory (C strip, then op(A) block, then op(B) block) and
+ * each 4-row strip is copied out of it into c, rounded once.
+ */
+function simdProduct(
+  simd: SimdKernel,
+  a: TypedArray,
+  aOff: number,
+  b: TypedArray,
+  bOff: number,
+  c: TypedArray,
+  cOff: number,
+  p: MatmulParams,
+  s: OpStrides,
+  reuse: { a: number; b: number },
+  mc: number,
+  nc: number,
+): void {
+  const { m, n, k } = p;
+  const aBase = MR * nc, bBase = aBase + mc * k;
+  simd.reserve(bBase + nc * k);
+  for (let jc = 0; jc < n; jc += nc) {
+    const nw = Math.min(nc, n - jc), nwPad = Math.ceil(nw / NR) * NR;
+    if (!(nc >= n && reuse.b === bOff)) {
+      pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, simd.f64, bBase);
+      reuse.b = nc >= n ? bOff : -1;
+    }
+    for (let ic = 0; ic < m; ic += mc) {
+      const mh = Math.min(mc, m - ic);
+      if (!(mc >= m && reuse.a === aOff)) {
+        pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, simd.f64, aBase);
+        reuse.a = mc >= m ? aOff : -1;
+      }
+      for (let i0 = 0; i0 < mh; i0 += MR) {
+        simd.strip(aBase + i0 * k, bBase, 0, nwPad, k);
+        const f = simd.f64, rows = Math.min(MR, mh - i0);
+        for (let r = 0; r < rows; r++) {
+          const o = cOff + (ic + i0 + r) * n + jc, q = r * nwPad;
+          for (let j = 0; j < nw; j++) c[o + j] = f[q + j]!;
+        }
+      }
     }
   }
 }
