@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Backend, BinaryOp, UnaryOp, View } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
-import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
+import { pickReduceKernel, type WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { assertClose } from "./_gradcheck.ts";
 import { contiguousStrides, gpuTest, numel, randArray, runBoth } from "./_gpu.ts";
 
@@ -411,4 +411,90 @@ gpuTest("random() normal matches the CPU stream within float32 tolerance", async
 
 gpuTest("kernels finish: flush() resolves", async (gpu) => {
   await gpu.flush();
+});
+
+gpuTest(
+  "binary() bias-like broadcasts (vec4 block layout and its fallbacks) match CPU",
+  async (gpu) => {
+    // [rows, cols] + [cols]: cols % 4 == 0 takes the vec4 block kernel; the
+    // others (odd cols, bias first, a column broadcast) the scalar block one.
+    const cases: [number[], number[], number[], number[], number[]][] = [
+      [[33, 8], [33, 8], [8, 1], [0, 1], [8]],
+      [[5, 256], [5, 256], [256, 1], [0, 1], [256]],
+      [[1, 4], [1, 4], [4, 1], [0, 1], [4]],
+      [[5, 7], [5, 7], [7, 1], [0, 1], [7]],
+      [[6, 12], [12], [0, 1], [12, 1], [6, 12]],
+      [[9, 4], [9, 4], [4, 1], [1, 0], [9]],
+    ];
+    for (const [out, aShape, aStr, bStr, bShape] of cases) {
+      const a = randArray(numel(aShape), numel(out)), b = randArray(numel(bShape), 3);
+      for (const op of ["add", "mul", "sub"] as const) {
+        const [g, c] = await runBoth(
+          pair(gpu),
+          [a, b],
+          numel(out),
+          (k, [x, y], o) => k.binary(op, x!, aStr, y!, bStr, o, out),
+        );
+        assertClose(g, c, {
+          rtol: 0,
+          atol: 0,
+          label: `${op} ${JSON.stringify([out, aStr, bStr])}`,
+        });
+      }
+    }
+  },
+);
+
+gpuTest(
+  "copy() 4-aligned row views (vec4 row kernel) and misaligned ones match CPU",
+  async (gpu) => {
+    // Slices of a packed [B, T + 1, H] sequence, the shift by one step, and
+    // offsets/widths that are not multiples of 4 (strided fallback).
+    const cases: [number, number, View, View][] = [
+      [3 * 5 * 8, 3 * 4 * 8, { shape: [3, 4, 8], strides: [40, 8, 1], offset: 0 }, {
+        shape: [3, 4, 8],
+        strides: [32, 8, 1],
+        offset: 0,
+      }],
+      [3 * 5 * 8, 3 * 8, { shape: [3, 8], strides: [40, 1], offset: 32 }, {
+        shape: [3, 8],
+        strides: [8, 1],
+        offset: 0,
+      }],
+      [1 * 5 * 12, 1 * 5 * 12, { shape: [1, 4, 12], strides: [60, 12, 1], offset: 0 }, {
+        shape: [1, 4, 12],
+        strides: [60, 12, 1],
+        offset: 12,
+      }],
+      [3 * 5 * 7, 3 * 4 * 7, { shape: [3, 4, 7], strides: [35, 7, 1], offset: 0 }, {
+        shape: [3, 4, 7],
+        strides: [28, 7, 1],
+        offset: 0,
+      }],
+      [3 * 5 * 8, 3 * 8, { shape: [3, 8], strides: [40, 1], offset: 30 }, {
+        shape: [3, 8],
+        strides: [8, 1],
+        offset: 0,
+      }],
+    ];
+    for (const [n, dst, src, dstView] of cases) {
+      const x = randArray(n, n), init = randArray(dst, 5);
+      const [g, e] = await runBoth(
+        pair(gpu),
+        [x],
+        dst,
+        (k, [s], o) => k.copy(s!, src, o, dstView),
+        init,
+      );
+      assertClose(g, e, { rtol: 0, atol: 0, label: JSON.stringify([src, dstView]) });
+    }
+  },
+);
+
+Deno.test("pickReduceKernel() prefers the loop kernel on software adapters", () => {
+  const p = { outer: 1, reduce: 1500, inner: 256 };
+  assert.equal(pickReduceKernel(p), "tree");
+  assert.equal(pickReduceKernel(p, true), "loop");
+  assert.equal(pickReduceKernel({ outer: 1, reduce: 1500, inner: 1 }, true), "tree");
+  assert.equal(pickReduceKernel({ outer: 1, reduce: 1e6, inner: 256 }, true), "tree");
 });

@@ -30,6 +30,8 @@ const SHAPES: [number, number, number, number, number, number][] = [
   [2, 12, 20, 8, 1, 1],
   [2, 12, 12, 12, 1, 1],
   [1, 12, 13, 13, 1, 1],
+  // A weight-gradient-like product (transA: long K, M a multiple of 4)
+  [1, 64, 16, 150, 1, 1],
   [1, 13, 12, 13, 1, 1],
   [1, 13, 13, 12, 1, 1],
   [1, 4, 4, 4, 1, 1],

@@ -120,5 +120,8 @@ async function create(): Promise<WebGPURequest> {
     matmul = await autotuneMatmul(backend.rt);
   }
   backend.matmulChoice = matmul.variant;
+  backend.software = info.isFallback || /llvmpipe|lavapipe|swiftshader/i.test(
+    `${info.description} ${info.device}`,
+  );
   return { backend, info, matmul };
 }

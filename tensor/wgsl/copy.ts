@@ -45,3 +45,24 @@ export function copyShader(strided: boolean): ShaderSource {
   const code = PARAMS_WGSL + bindings(["src"], ["dst"]) + entry1d(body);
   return { key: `copy:${strided ? "strided" : "contiguous"}`, code, reads: 1, writes: 1 };
 }
+
+/**
+ * Row copy over vec4s: a 2-D view of `rows` × `cols` elements whose rows
+ * are contiguous on both sides, with cols, both row strides and both offsets
+ * multiples of 4 (the slices and shifts of the recurrent layers). No index
+ * decomposition loop; one invocation per vec4.
+ *
+ * Bindings: P = [n4 = rows · cols / 4, cols / 4, srcOffset / 4, srcStride / 4,
+ * dstOffset / 4, dstStride / 4]; `src` (read), `dst` (write), both
+ * `array<vec4<f32>>`.
+ *
+ * @returns the shader
+ */
+export function copyRows4Shader(): ShaderSource {
+  const body = `  if (gid >= pu(0u)) { return; }
+  let c4 = pu(1u);
+  let r = gid / c4; let c = gid - r * c4;
+  dst[pu(4u) + r * pu(5u) + c] = src[pu(2u) + r * pu(3u) + c];`;
+  const code = PARAMS_WGSL + bindings(["src"], ["dst"], "vec4<f32>") + entry1d(body);
+  return { key: "copy:rows4", code, reads: 1, writes: 1 };
+}

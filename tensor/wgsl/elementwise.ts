@@ -30,8 +30,12 @@ import {
 /** Most dimensions the strided kernels take (after merging). */
 export const MAX_DIMS = 6;
 
-/** Broadcast layout of an elementwise kernel. */
-export type ElementwiseLayout = "same" | "block" | "strided";
+/**
+ * Broadcast layout of an elementwise kernel. `block4` is `block` over vec4s:
+ * every operand has div 1 and a block of a multiple of 4 elements, and n is
+ * a multiple of 4 (a bias along a last dimension of a multiple of 4).
+ */
+export type ElementwiseLayout = "same" | "block" | "block4" | "strided";
 
 /** WGSL expression of each unary op in `x`, `p0`, `p1`. */
 export const UNARY_EXPR: Record<UnaryOp, string> = {
@@ -178,6 +182,20 @@ function naryShader(
   if (layout === "same") {
     const code = PARAMS_WGSL + helpersFor(expr) +
       bindings(names.map((n) => n + "_"), ["out"], "vec4<f32>") + entry1d(vec4Body(names, expr));
+    return { key: `${key}:${layout}`, code, reads: names.length, writes: 1 };
+  }
+  if (layout === "block4") {
+    // P[2 + 2k] holds operand k's block length in vec4s; n is a multiple of 4.
+    const lanes = ["x", "y", "z", "w"].map((c) =>
+      `  { ${names.map((nm) => `let ${nm} = ${nm}4.${c};`).join(" ")} r.${c} = ${expr}; }`
+    ).join("\n");
+    const body = `  if (gid >= pu(0u)) { return; }
+${names.map((nm, k) => `  let ${nm}4 = ${nm}_[gid % pu(${2 + 2 * k}u)];`).join("\n")}
+  var r: vec4<f32>;
+${lanes}
+  out[gid] = r;`;
+    const code = PARAMS_WGSL + helpersFor(expr) +
+      bindings(names.map((n) => n + "_"), ["out"], "vec4<f32>") + entry1d(body);
     return { key: `${key}:${layout}`, code, reads: names.length, writes: 1 };
   }
   const loads = names.map((nm, k) => `  let ${nm} = ${nm}_[${operandIndex(layout, k)}];`)
