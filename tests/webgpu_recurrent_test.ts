@@ -1,7 +1,9 @@
 /**
  * Fused LSTM/GRU steps on WebGPU ↔ CPU: three forward and three backward
  * steps through sequence buffers where h_{t−1} and h_t share a storage,
- * with and without saved gates, the last step without a next-step gradient.
+ * with and without saved gates, the last step without a next-step gradient;
+ * and the forward steps on awkward sizes with and without W_hhᵀ (`whhT`,
+ * the tvec4/tscalar kernels), aligned and misaligned row views.
  */
 import type { Backend, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
@@ -98,3 +100,74 @@ gpuTest("lstmStep/gruStep and their backward steps match CPU over 3 steps", asyn
   for (const k of Object.keys(c)) assertClose(g[k]!, c[k]!, { rtol: 1e-5, atol: 1e-6, label: k });
   await gpu.flush();
 });
+
+/**
+ * Two forward LSTM and GRU steps of B rows, H units through sequence buffers
+ * whose rows start `pad` elements in (pad 1 misaligns the vec4 views),
+ * reading W_hhᵀ when `transposed`; returns every output storage.
+ */
+async function forward(be: Backend, B: number, H: number, transposed: boolean, pad: number) {
+  const T = 2, S = pad + (T + 1) * H, w = 1 / Math.sqrt(H);
+  const up = (a: Float32Array) => be.upload(a, "float32");
+  /** W [G·H, H] and its transpose [H, G·H]. */
+  const weights = (G: number, seed: number) => {
+    const a = randArray(G * H * H, seed, -w, w), t = new Float32Array(a.length);
+    for (let r = 0; r < G * H; r++) for (let k = 0; k < H; k++) t[k * G * H + r] = a[r * H + k]!;
+    return { whh: up(a), whhT: transposed ? up(t) : undefined };
+  };
+  const seq = (seed: number) => up(randArray(B * S, seed, -1, 1));
+  const lw = weights(4, 21), gw = weights(3, 22);
+  const x = up(randArray(B * T * 4 * H, 23, -1, 1)), hs = seq(24), cs = seq(25);
+  const gates = be.alloc(B * T * 4 * H, "float32");
+  const xg = up(randArray(B * T * 3 * H, 26, -1, 1)), hg = seq(27);
+  const bg = up(randArray(3 * H, 28, -w, w)), saved = be.alloc(B * T * 4 * H, "float32");
+  const at = (storage: Storage, t: number) => ({ storage, offset: pad + t * H, stride: S });
+  for (let t = 0; t < T; t++) {
+    be.lstmStep({
+      batch: B,
+      hidden: H,
+      x: { storage: x, offset: t * 4 * H, stride: T * 4 * H },
+      h: at(hs, t),
+      c: at(cs, t),
+      ...lw,
+      hOut: at(hs, t + 1),
+      cOut: at(cs, t + 1),
+      gates: { storage: gates, offset: t * B * 4 * H, stride: 4 * H },
+    });
+    be.gruStep({
+      batch: B,
+      hidden: H,
+      x: { storage: xg, offset: t * 3 * H, stride: T * 3 * H },
+      h: at(hg, t),
+      ...gw,
+      bhh: bg,
+      hOut: at(hg, t + 1),
+      saved: t === 0 ? null : { storage: saved, offset: t * B * 4 * H, stride: 4 * H },
+    });
+  }
+  const out: Record<string, Float32Array> = {};
+  for (const [k, s] of Object.entries({ hs, cs, gates, hg, saved } as Record<string, Storage>)) {
+    out[k] = new Float32Array(await be.read(s));
+  }
+  return out;
+}
+
+gpuTest(
+  "lstmStep/gruStep forward with and without whhT match CPU on awkward sizes",
+  async (gpu) => {
+    const cases: [number, number, number][] = [];
+    for (const H of [7, 8, 64, 65]) for (const B of [1, 3, 100]) cases.push([B, H, 0]);
+    cases.push([3, 8, 1], [100, 64, 1], [3, 7, 1]);
+    for (const [B, H, pad] of cases) {
+      const c = await forward(cpu, B, H, false, pad);
+      for (const transposed of [false, true]) {
+        const g = await forward(gpu, B, H, transposed, pad);
+        for (const k of Object.keys(c)) {
+          const label = `${k} B=${B} H=${H} pad=${pad} whhT=${transposed}`;
+          assertClose(g[k]!, c[k]!, { rtol: 1e-5, atol: 2e-6, label });
+        }
+      }
+    }
+    await gpu.flush();
+  },
+);

@@ -2,7 +2,8 @@
  * Dispatch of the fused LSTM/GRU step kernels (one dispatch per time step;
  * see tensor/wgsl/rnn.ts): argument checks, row views into parameter slots,
  * and the choice of the vec4 variant when the dot-product operands' rows
- * start at multiples of 4 elements.
+ * start at multiples of 4 elements (the tvec4/tscalar forward variants when
+ * the caller passes W_hhᵀ as `whhT`).
  *
  * @module
  */
@@ -16,9 +17,9 @@ import type {
 } from "../backend.ts";
 import {
   RNN_ROLES,
-  RNN_VEC4_ROLES,
   type RnnKernel,
   rnnShader,
+  rnnVec4Roles,
   rnnWorkgroups,
   rowSlot,
 } from "../wgsl/rnn.ts";
@@ -86,17 +87,30 @@ class StepBuilder {
   /**
    * Record the dispatch. The vec4 variant needs every vec4 role's rows (and
    * the next-step rows at `next`) to start at multiples of 4 elements.
+   * `transposed`: the `whh` role holds W_hhᵀ (forward kernels; the tvec4 or
+   * tscalar variant).
    */
-  record(rt: Runtime, hidden: number, flag: boolean, next: number, width: number): void {
+  record(
+    rt: Runtime,
+    hidden: number,
+    flag: boolean,
+    next: number,
+    width: number,
+    transposed = false,
+  ): void {
     const order = RNN_ROLES[this.kernel];
     const aligned = (n: number) => n % 4 === 0;
-    const vec4 = aligned(width) && aligned(next) && aligned(hidden) &&
-      RNN_VEC4_ROLES[this.kernel].every((r) => {
+    const fits = (roles: readonly string[]) =>
+      aligned(width) && aligned(next) && aligned(hidden) && roles.every((r) => {
         const v = this.roles.get(r)!;
         return aligned(v.offset) && aligned(v.stride);
       });
     const bufs = order.map((r) => this.roles.get(r)!.buf);
-    const variant = vec4 ? "vec4" : "scalar";
+    const variant = transposed
+      ? (fits(rnnVec4Roles(this.kernel, "tvec4")) ? "tvec4" : "tscalar")
+      : fits(rnnVec4Roles(this.kernel, "vec4"))
+      ? "vec4"
+      : "scalar";
     rt.dispatch(rnnShader(this.kernel, variant), bufs, (p) => {
       p.u(0, this.batch).u(1, hidden).u(2, flag ? 1 : 0).u(3, next);
       for (const r of order) {
@@ -118,11 +132,11 @@ export function recordLstmStep(rt: Runtime, a: LstmStepArgs, bufOf: BufOf): void
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
   const s = new StepBuilder("lstmStep", bufOf, B)
-    .rows("x", a.x, 4 * H).rows("h", a.h, H).rows("c", a.c, H).flat("whh", a.whh, 4 * H * H)
-    .rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
+    .rows("x", a.x, 4 * H).rows("h", a.h, H).rows("c", a.c, H)
+    .flat("whh", a.whhT ?? a.whh, 4 * H * H).rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
   if (a.gates) s.rows("gates", a.gates, 4 * H);
   else s.none("gates", "x");
-  s.record(rt, H, a.gates !== null, 0, H);
+  s.record(rt, H, a.gates !== null, 0, H, a.whhT !== undefined);
 }
 
 /**
@@ -159,11 +173,11 @@ export function recordGruStep(rt: Runtime, a: GruStepArgs, bufOf: BufOf): void {
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
   const s = new StepBuilder("gruStep", bufOf, B)
-    .rows("x", a.x, 3 * H).rows("h", a.h, H).flat("whh", a.whh, 3 * H * H)
+    .rows("x", a.x, 3 * H).rows("h", a.h, H).flat("whh", a.whhT ?? a.whh, 3 * H * H)
     .flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
   if (a.saved) s.rows("saved", a.saved, 4 * H);
   else s.none("saved", "x");
-  s.record(rt, H, a.saved !== null, 0, H);
+  s.record(rt, H, a.saved !== null, 0, H, a.whhT !== undefined);
 }
 
 /**
