@@ -1,6 +1,8 @@
 /**
  * Prints the float32 matmul throughput (GFLOP/s, median of several runs) of
- * the CPU backend against a naive triple loop, per shape.
+ * the CPU backend against a naive triple loop, per shape: on one thread and
+ * split across the worker pool (`tensor/cpu/pool.ts`; `WGRAD_CPU_THREADS`
+ * threads, default min(2, cores)).
  *
  * Run with `deno run -A bench/cpu_matmul.ts`.
  *
@@ -8,6 +10,7 @@
  */
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import type { MatmulParams, Storage } from "../tensor/backend.ts";
+import { cpuThreads, poolReady, setCpuThreads } from "../tensor/cpu/pool.ts";
 
 /** One benchmarked product: [m×k]·[k×n]. */
 export interface Shape {
@@ -113,8 +116,32 @@ function medianMs(f: () => void, minMs: number, minRuns: number): number {
   return times[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * Run `f` on one thread (the pool off).
+ *
+ * @param f what to run
+ */
+export function oneThread<T>(f: () => T): T {
+  const was = setCpuThreads(1);
+  try {
+    return f();
+  } finally {
+    setCpuThreads(was);
+  }
+}
+
 if (import.meta.main) {
-  const rows: string[][] = [["shape", "naive GFLOP/s", "cpu GFLOP/s", "cpu transA+B GFLOP/s"]];
+  const threads = cpuThreads();
+  const pooled = await poolReady();
+  const t = `${threads} threads${pooled ? "" : " (pool off)"}`;
+  const rows: string[][] = [[
+    "shape",
+    "naive GFLOP/s",
+    "cpu 1 thread",
+    `cpu ${t}`,
+    "cpu transA+B 1 thread",
+    `cpu transA+B ${t}`,
+  ]];
   for (const s of SHAPES) {
     const flop = 2 * s.m * s.n * s.k;
     const plain = setup(s), both = setup(s, true, true);
@@ -122,7 +149,9 @@ if (import.meta.main) {
     rows.push([
       s.label,
       gf(medianMs(plain.naive, 300, 5)),
+      gf(oneThread(() => medianMs(plain.cpu, 300, 9))),
       gf(medianMs(plain.cpu, 300, 9)),
+      gf(oneThread(() => medianMs(both.cpu, 300, 9))),
       gf(medianMs(both.cpu, 300, 9)),
     ]);
     plain.dispose();

@@ -6,21 +6,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { MatmulParams } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel } from "../tensor/cpu/matmul.ts";
 import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number, f64 = false): Float32Array | Float64Array {
-  const out = f64 ? new Float64Array(n) : new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+import { matmulCases, values } from "./_values.ts";
 
 /** Run f with SIMD forced on or off. */
 function withSimd<T>(on: boolean, f: () => T): T {
@@ -47,38 +36,15 @@ Deno.test("SIMD matmul equals the scalar kernel bit for bit", () => {
     [257, 129, 131],
     [1500, 49, 20],
     [7, 9000, 11],
-  ];
-  let seed = 1;
-  for (const [m, k, n] of shapes) {
-    for (const f64 of [false, true]) {
-      for (const transA of [false, true]) {
-        for (const transB of [false, true]) {
-          for (const [batch, strideB] of [[1, 0], [3, 0], [2, k! * n!]]) {
-            const a = values(batch! * m! * k!, seed++, f64), b = values(2 * k! * n!, seed++, f64);
-            const p: MatmulParams = {
-              batch: batch!,
-              m: m!,
-              n: n!,
-              k: k!,
-              transA,
-              transB,
-              strideA: m! * k!,
-              strideB: strideB!,
-            };
-            const mk =
-              () => (f64 ? new Float64Array(batch! * m! * n!) : new Float32Array(batch! * m! * n!));
-            const simd = mk(), scalar = mk();
-            withSimd(true, () => matmulKernel(a, b, simd, p));
-            withSimd(false, () => matmulKernel(a, b, scalar, p));
-            assert.deepEqual(
-              simd,
-              scalar,
-              `${batch}×[${m}×${k}]·[${k}×${n}] tA=${transA} tB=${transB}`,
-            );
-          }
-        }
-      }
-    }
+  ] as const;
+  const layouts = [[1, 1, 0], [3, 1, 0], [2, 1, 1]] as const;
+  for (const { p, f64, a, b, what } of matmulCases(shapes, layouts)) {
+    const size = p.batch * p.m * p.n;
+    const simd = f64 ? new Float64Array(size) : new Float32Array(size);
+    const scalar = f64 ? new Float64Array(size) : new Float32Array(size);
+    withSimd(true, () => matmulKernel(a, b, simd, p));
+    withSimd(false, () => matmulKernel(a, b, scalar, p));
+    assert.deepEqual(simd, scalar, what);
   }
 });
 

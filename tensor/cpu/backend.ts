@@ -1,7 +1,8 @@
 /**
  * The CPU backend: every kernel of {@link Backend} as a plain TypeScript loop
  * over Float32Array or Float64Array storage, run at once on the calling
- * thread. It is the reference the other backends are tested against and the
+ * thread (large matmuls and recurrent steps share their rows with worker
+ * threads, see `pool.ts`). It is the reference the other backends are tested against and the
  * only one that holds float64.
  *
  * The kernels themselves live beside this file, grouped by family
@@ -38,7 +39,9 @@ export { CpuStorage } from "./storage.ts";
 
 /**
  * The CPU implementation of {@link Backend}. Kernels run synchronously when
- * called, so `read` and `flush` never wait for anything.
+ * called, so `read` and `flush` never wait for anything. Large matmuls and
+ * recurrent steps split their output rows across a small pool of worker
+ * threads (`pool.ts`, `WGRAD_CPU_THREADS`), with the same results to the bit.
  *
  * @example
  * ```ts
@@ -85,7 +88,7 @@ export class CpuBackend implements Backend {
   /** Allocate and fill from host data (copied, converted to `dtype`). */
   upload(data: TypedArray, dtype: DType): Storage {
     this.#checkDtype("upload", dtype);
-    const arr = newArray(data.length, dtype);
+    const arr = newArray(data.length, dtype, false);
     arr.set(data);
     return this.#wrap(arr);
   }
@@ -96,8 +99,7 @@ export class CpuBackend implements Backend {
     const cs = s as CpuStorage;
     this.#live--;
     this.#liveBytes -= cs.data.byteLength;
-    cs.freed = true;
-    cs.data = cs.dtype === "float64" ? new Float64Array(0) : new Float32Array(0);
+    cs.release();
   }
 
   /** A copy of the storage's elements. */

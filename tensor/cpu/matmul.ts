@@ -16,6 +16,7 @@
  * @module
  */
 import type { MatmulParams, TypedArray } from "../backend.ts";
+import { cpuThreads, JOB_MATMUL, parallel } from "./pool.ts";
 import { type SimdKernel, simdKernel } from "./simd.ts";
 
 /** Rows of op(A) per micro-kernel call. */
@@ -157,13 +158,15 @@ function simpleProduct(
   cOff: number,
   p: MatmulParams,
   s: OpStrides,
+  r0: number,
+  r1: number,
 ): void {
-  const { m, n, k } = p;
+  const { n, k } = p;
   if (s.bj === 1 && n > 1) {
     // Row of C += op(A)(i, q) · row q of op(B): both rows contiguous.
     if (rowAcc.length < n) rowAcc = new Float64Array(n);
     const acc = rowAcc;
-    for (let i = 0; i < m; i++) {
+    for (let i = r0; i < r1; i++) {
       acc.fill(0, 0, n);
       for (let q = 0; q < k; q++) {
         const x = a[aOff + i * s.ai + q * s.ap]!;
@@ -174,7 +177,7 @@ function simpleProduct(
     }
     return;
   }
-  for (let i = 0; i < m; i++) {
+  for (let i = r0; i < r1; i++) {
     const aRow = aOff + i * s.ai;
     for (let j = 0; j < n; j++) {
       const bCol = bOff + j * s.bj;
@@ -202,12 +205,15 @@ function packedProduct(
   p: MatmulParams,
   s: OpStrides,
   reuse: { a: number; b: number },
+  r0: number,
+  r1: number,
 ): void {
-  const { m, n, k } = p;
-  const mc = blockLines(m, k, A_BLOCK), nc = blockLines(n, k, B_BLOCK);
+  const { n, k } = p;
+  const rows = r1 - r0;
+  const mc = blockLines(rows, k, A_BLOCK), nc = blockLines(n, k, B_BLOCK);
   const simd = simdKernel();
   if (simd) {
-    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, mc, nc);
+    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, mc, nc, r0, r1);
     return;
   }
   if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
@@ -218,11 +224,11 @@ function packedProduct(
       pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, packedB);
       reuse.b = nc >= n ? bOff : -1;
     }
-    for (let ic = 0; ic < m; ic += mc) {
-      const mh = Math.min(mc, m - ic);
-      if (!(mc >= m && reuse.a === aOff)) {
+    for (let ic = r0; ic < r1; ic += mc) {
+      const mh = Math.min(mc, r1 - ic);
+      if (!(mc >= rows && reuse.a === aOff)) {
         pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, packedA);
-        reuse.a = mc >= m ? aOff : -1;
+        reuse.a = mc >= rows ? aOff : -1;
       }
       microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
     }
@@ -247,8 +253,11 @@ function simdProduct(
   reuse: { a: number; b: number },
   mc: number,
   nc: number,
+  r0: number,
+  r1: number,
 ): void {
-  const { m, n, k } = p;
+  const { n, k } = p;
+  const rows = r1 - r0;
   const aBase = MR * nc, bBase = aBase + mc * k;
   simd.reserve(bBase + nc * k);
   for (let jc = 0; jc < n; jc += nc) {
@@ -257,11 +266,11 @@ function simdProduct(
       pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, simd.f64, bBase);
       reuse.b = nc >= n ? bOff : -1;
     }
-    for (let ic = 0; ic < m; ic += mc) {
-      const mh = Math.min(mc, m - ic);
-      if (!(mc >= m && reuse.a === aOff)) {
+    for (let ic = r0; ic < r1; ic += mc) {
+      const mh = Math.min(mc, r1 - ic);
+      if (!(mc >= rows && reuse.a === aOff)) {
         pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, simd.f64, aBase);
-        reuse.a = mc >= m ? aOff : -1;
+        reuse.a = mc >= rows ? aOff : -1;
       }
       for (let i0 = 0; i0 < mh; i0 += MR) {
         simd.strip(aBase + i0 * k, bBase, 0, nwPad, k);
@@ -276,6 +285,107 @@ function simdProduct(
 }
 
 /**
+ * Rows r0…r1−1 of the products of batches t0…t1−1 (no checks): the work of
+ * one chunk, or of the whole product.
+ */
+function productRange(
+  a: TypedArray,
+  b: TypedArray,
+  c: TypedArray,
+  p: MatmulParams,
+  t0: number,
+  t1: number,
+  r0: number,
+  r1: number,
+): void {
+  const { m, n, k, strideA, strideB } = p;
+  const mn = m * n;
+  const s = opStrides(p);
+  const small = mn * k < SMALL || m === 1 || n === 1;
+  const reuse = { a: -1, b: -1 };
+  for (let t = t0; t < t1; t++) {
+    const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
+    if (small) simpleProduct(a, aOff, b, bOff, c, cOff, p, s, r0, r1);
+    else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1);
+  }
+}
+
+/** Products with at least this many multiply-adds are split across the pool's threads. */
+export const PARALLEL_MACS = 1 << 18;
+
+/**
+ * One chunk of a threaded matmul (see `pool.ts`): arrays [a, b, c]; nums
+ * batch, m, n, k, transA, transB, strideA, strideB, then batches per chunk,
+ * rows per chunk and row chunks per batch group. Chunk `ch` covers batches
+ * ⌊ch / rowChunks⌋·bpc … and rows (ch mod rowChunks)·rpc … of them.
+ *
+ * @param arrays the job's storages
+ * @param nums the job's numbers
+ * @param ch the chunk
+ */
+export function matmulChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const p: MatmulParams = {
+    batch: nums[0]!,
+    m: nums[1]!,
+    n: nums[2]!,
+    k: nums[3]!,
+    transA: nums[4] === 1,
+    transB: nums[5] === 1,
+    strideA: nums[6]!,
+    strideB: nums[7]!,
+  };
+  const bpc = nums[8]!, rpc = nums[9]!, rowChunks = nums[10]!;
+  const g = Math.floor(ch / rowChunks), q = ch - g * rowChunks;
+  const t0 = g * bpc, r0 = q * rpc;
+  productRange(
+    arrays[0]!,
+    arrays[1]!,
+    arrays[2]!,
+    p,
+    t0,
+    Math.min(p.batch, t0 + bpc),
+    r0,
+    Math.min(p.m, r0 + rpc),
+  );
+}
+
+/** Split a large product across the pool; false when it ran nowhere. */
+function matmulParallel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulParams): boolean {
+  const threads = cpuThreads();
+  const { batch, m, n, k } = p;
+  if (threads <= 1 || batch * m * n * k < PARALLEL_MACS) return false;
+  let bpc = 1, rpc = m, rowChunks = 1;
+  if (batch >= threads) {
+    bpc = Math.ceil(batch / threads);
+  } else {
+    // 4-row strips, split evenly into about `threads` chunks over the batches
+    const want = Math.ceil(threads / batch);
+    rpc = Math.ceil(Math.ceil(m / want) / MR) * MR;
+    rowChunks = Math.ceil(m / rpc);
+  }
+  const chunks = Math.ceil(batch / bpc) * rowChunks;
+  const nums = [
+    batch,
+    m,
+    n,
+    k,
+    p.transA ? 1 : 0,
+    p.transB ? 1 : 0,
+    p.strideA,
+    p.strideB,
+    bpc,
+    rpc,
+    rowChunks,
+  ];
+  const alone = () => productRange(a, b, c, p, 0, batch, 0, m);
+  return parallel(JOB_MATMUL, matmulChunk, [a, b, c], nums, chunks, batch * m * n * k, alone);
+}
+
+/**
  * `c[b] = op(A[b]) · op(B[b])` for every batch b; c is contiguous
  * [batch, m, n]. A stride of 0 broadcasts one matrix to every batch (it is then
  * packed only once).
@@ -283,9 +393,20 @@ function simdProduct(
  * @param a elements of A (per batch [m, k], or [k, m] when transA)
  * @param b elements of B (per batch [k, n], or [n, k] when transB)
  * @param c output elements
+ * Large products are split by output rows (or batches) across the threads of
+ * `pool.ts` unless `threads` is false; each element is computed the same way
+ * either way, so the result is the same to the bit.
+ *
  * @param p sizes, transpose flags and batch strides
+ * @param threads whether the product may use the pool
  */
-export function matmulKernel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulParams): void {
+export function matmulKernel(
+  a: TypedArray,
+  b: TypedArray,
+  c: TypedArray,
+  p: MatmulParams,
+  threads = true,
+): void {
   const { batch, m, n, k, strideA, strideB } = p;
   const mn = m * n;
   const last = batch - 1;
@@ -303,12 +424,6 @@ export function matmulKernel(a: TypedArray, b: TypedArray, c: TypedArray, p: Mat
     c.fill(0, 0, batch * mn);
     return;
   }
-  const s = opStrides(p);
-  const small = mn * k < SMALL || m === 1 || n === 1;
-  const reuse = { a: -1, b: -1 };
-  for (let t = 0; t < batch; t++) {
-    const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
-    if (small) simpleProduct(a, aOff, b, bOff, c, cOff, p, s);
-    else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse);
-  }
+  if (threads && matmulParallel(a, b, c, p)) return;
+  productRange(a, b, c, p, 0, batch, 0, m);
 }

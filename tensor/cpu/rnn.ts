@@ -9,6 +9,10 @@
  * then run as one pass per (row, hidden unit). Everything is computed in
  * float64 and rounded once when stored.
  *
+ * Each batch row's outputs depend only on that row, so a large step is split
+ * by batch rows across the threads of `pool.ts` (a chunk gathers, multiplies
+ * and activates its own rows): the same bits as on one thread.
+ *
  * @module
  */
 import type {
@@ -20,7 +24,16 @@ import type {
   Storage,
   TypedArray,
 } from "../backend.ts";
-import { matmulKernel } from "./matmul.ts";
+import { matmulKernel, PARALLEL_MACS } from "./matmul.ts";
+import {
+  type ChunkFn,
+  cpuThreads,
+  JOB_GRU,
+  JOB_GRU_BACKWARD,
+  JOB_LSTM,
+  JOB_LSTM_BACKWARD,
+  parallel,
+} from "./pool.ts";
 
 export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardArgs, Rows };
 
@@ -65,36 +78,40 @@ function flatArray(arrayOf: ArrayOf, op: string, role: string, s: Storage, n: nu
 }
 
 /**
- * `product[b, :] = rows[b, :] · op(W)` for B rows of `k` elements: the rows
- * are gathered into a contiguous panel first. With `transW` W is [n, k]
- * (h·W_hhᵀ), otherwise [k, n] (dg·W_hh).
+ * `product[b − b0, :] = src rows b0…b1−1 · op(W)` for rows of `k` elements at
+ * `off + b·stride`: the rows are gathered into a contiguous panel first. With
+ * `transW` W is [n, k] (h·W_hhᵀ), otherwise [k, n] (dg·W_hh).
  */
 function rowsTimesW(
   src: TypedArray,
-  r: Rows,
-  batch: number,
+  off: number,
+  stride: number,
+  b0: number,
+  b1: number,
   k: number,
   w: TypedArray,
   n: number,
   transW: boolean,
 ): Float64Array {
-  panel = grow(panel, batch * k);
-  product = grow(product, batch * n);
+  const rows = b1 - b0;
+  panel = grow(panel, rows * k);
+  product = grow(product, rows * n);
   const p = panel;
-  for (let b = 0; b < batch; b++) {
-    const so = r.offset + b * r.stride, d = b * k;
+  for (let b = b0; b < b1; b++) {
+    const so = off + b * stride, d = (b - b0) * k;
     for (let i = 0; i < k; i++) p[d + i] = src[so + i]!;
   }
-  matmulKernel(p, w, product, {
+  const params = {
     batch: 1,
-    m: batch,
+    m: rows,
     n,
     k,
     transA: false,
     transB: transW,
     strideA: 0,
     strideB: 0,
-  });
+  };
+  matmulKernel(p, w, product, params, false);
   return product;
 }
 
@@ -102,6 +119,54 @@ function sigmoid(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
   const e = Math.exp(v);
   return e / (1 + e);
+}
+
+/** Steps with fewer batch rows than this stay on one thread. */
+export const PARALLEL_ROWS = 16;
+
+/**
+ * Run a step's chunk function over all `batch` rows: split across the pool
+ * when the step is large and `split` allows it (nums[1] is set to the rows
+ * per chunk), else as one chunk here.
+ */
+function runRows(
+  kind: number,
+  fn: ChunkFn,
+  arrays: (TypedArray | null)[],
+  nums: number[],
+  batch: number,
+  workPerRow: number,
+  split = true,
+): void {
+  const threads = cpuThreads();
+  if (split && threads > 1 && batch >= PARALLEL_ROWS && batch * workPerRow >= PARALLEL_MACS) {
+    const rpc = Math.ceil(batch / threads);
+    nums[1] = rpc;
+    const alone = () => fn(arrays, [nums[0]!, batch, ...nums.slice(2)], 0);
+    if (parallel(kind, fn, arrays, nums, Math.ceil(batch / rpc), batch * workPerRow, alone)) return;
+  }
+  nums[1] = batch;
+  fn(arrays, nums, 0);
+}
+
+/**
+ * Whether rows at `o1 + b·stride` (width w1) and `o2 + b·stride` (width w2),
+ * b < batch, share no element: then one thread's writes to one set cannot
+ * reach another thread's reads of the other.
+ */
+function disjointRows(
+  o1: number,
+  w1: number,
+  o2: number,
+  w2: number,
+  stride: number,
+  batch: number,
+): boolean {
+  const span = (batch - 1) * stride;
+  if (o1 + span + w1 <= o2 || o2 + span + w2 <= o1) return true;
+  if (stride <= 0) return false;
+  const d = (((o2 - o1) % stride) + stride) % stride;
+  return d >= w1 && stride - d >= w2;
 }
 
 /**
@@ -120,20 +185,46 @@ export function lstmStepKernel(a: LstmStepArgs, arrayOf: ArrayOf): void {
   const hOut = rowsArray(arrayOf, op, "hOut", a.hOut, B, H);
   const cOut = rowsArray(arrayOf, op, "cOut", a.cOut, B, H);
   const gates = a.gates ? rowsArray(arrayOf, op, "gates", a.gates, B, G) : null;
-  const pre = rowsTimesW(h, a.h, B, H, w, G, true);
-  for (let b = 0; b < B; b++) {
-    const xo = a.x.offset + b * a.x.stride, po = b * G;
-    const co = a.c.offset + b * a.c.stride;
-    const ho2 = a.hOut.offset + b * a.hOut.stride, co2 = a.cOut.offset + b * a.cOut.stride;
-    const go = gates ? a.gates!.offset + b * a.gates!.stride : 0;
+  const g = a.gates ?? { offset: 0, stride: 0 };
+  const nums = [B, B, H, a.x.offset, a.x.stride, a.h.offset, a.h.stride, a.c.offset, a.c.stride];
+  nums.push(a.hOut.offset, a.hOut.stride, a.cOut.offset, a.cOut.stride, g.offset, g.stride);
+  runRows(JOB_LSTM, lstmChunk, [x, h, c, w, hOut, cOut, gates], nums, B, G * H);
+}
+
+/**
+ * Rows of one LSTM forward step, as a pool chunk: arrays x, h, c, whh, hOut,
+ * cOut, gates (or null); nums batch, rows per chunk, hidden, then offset and
+ * stride of x, h, c, hOut, cOut and gates.
+ *
+ * @param arrays the step's storages
+ * @param nums the step's numbers
+ * @param ch the chunk (rows ch·rpc …)
+ */
+export function lstmChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const [x, h, c, w, hOut, cOut, gates] = arrays as TypedArray[];
+  const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 4 * H;
+  const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const cOff = nums[7]!, cS = nums[8]!, hoOff = nums[9]!, hoS = nums[10]!;
+  const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
+  const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const pre = rowsTimesW(h!, hOff, hS, b0, b1, H, w!, G, true);
+  for (let b = b0; b < b1; b++) {
+    const xo = xOff + b * xS, po = (b - b0) * G;
+    const co = cOff + b * cS;
+    const ho2 = hoOff + b * hoS, co2 = coOff + b * coS;
+    const go = gOff + b * gS;
     for (let j = 0; j < H; j++) {
-      const ig = sigmoid(x[xo + j]! + pre[po + j]!);
-      const fg = sigmoid(x[xo + H + j]! + pre[po + H + j]!);
-      const gg = Math.tanh(x[xo + 2 * H + j]! + pre[po + 2 * H + j]!);
-      const og = sigmoid(x[xo + 3 * H + j]! + pre[po + 3 * H + j]!);
-      const cn = fg * c[co + j]! + ig * gg;
-      cOut[co2 + j] = cn;
-      hOut[ho2 + j] = og * Math.tanh(cn);
+      const ig = sigmoid(x![xo + j]! + pre[po + j]!);
+      const fg = sigmoid(x![xo + H + j]! + pre[po + H + j]!);
+      const gg = Math.tanh(x![xo + 2 * H + j]! + pre[po + 2 * H + j]!);
+      const og = sigmoid(x![xo + 3 * H + j]! + pre[po + 3 * H + j]!);
+      const cn = fg * c![co + j]! + ig * gg;
+      cOut![co2 + j] = cn;
+      hOut![ho2 + j] = og * Math.tanh(cn);
       if (gates) {
         gates[go + j] = ig;
         gates[go + H + j] = fg;
@@ -160,27 +251,55 @@ export function lstmStepBackwardKernel(a: LstmStepBackwardArgs, arrayOf: ArrayOf
   const w = flatArray(arrayOf, op, "whh", a.whh, G * H);
   const dc = flatArray(arrayOf, op, "dc", a.dc, B * H);
   const dg = rowsArray(arrayOf, op, "dg", a.dg, B, G);
-  let rec: Float64Array | null = null;
   if (a.dgNext !== null) {
     const next: Rows = { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride };
     rowsArray(arrayOf, op, "dgNext", next, B, G);
-    rec = rowsTimesW(dg, next, B, G, w, H, false);
   }
-  for (let b = 0; b < B; b++) {
-    const uo = a.dh.offset + b * a.dh.stride;
-    const po = a.cPrev.offset + b * a.cPrev.stride, co = a.c.offset + b * a.c.stride;
-    const go = a.gates.offset + b * a.gates.stride, dgo = a.dg.offset + b * a.dg.stride;
+  const next = a.dgNext ?? -1;
+  const nums = [B, B, H, a.dh.offset, a.dh.stride, a.cPrev.offset, a.cPrev.stride];
+  nums.push(a.c.offset, a.c.stride, a.gates.offset, a.gates.stride, a.dg.offset, a.dg.stride, next);
+  const arrays = [dhUp, cPrev, c, gates, w, dc, dg];
+  // step t+1's rows are read by every chunk: split only if no chunk's writes can reach them
+  const split = next < 0 || disjointRows(a.dg.offset, G, next, G, a.dg.stride, B);
+  runRows(JOB_LSTM_BACKWARD, lstmBackwardChunk, arrays, nums, B, G * H, split);
+}
+
+/**
+ * Rows of one LSTM backward step, as a pool chunk: arrays dh, cPrev, c,
+ * gates, whh, dc, dg; nums batch, rows per chunk, hidden, offset and stride
+ * of dh, cPrev, c, gates and dg, then dgNext (−1: none).
+ *
+ * @param arrays the step's storages
+ * @param nums the step's numbers
+ * @param ch the chunk (rows ch·rpc …)
+ */
+export function lstmBackwardChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const [dhUp, cPrev, c, gates, w, dc, dg] = arrays as TypedArray[];
+  const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 4 * H;
+  const uOff = nums[3]!, uS = nums[4]!, pOff = nums[5]!, pS = nums[6]!;
+  const cOff = nums[7]!, cS = nums[8]!, gOff = nums[9]!, gS = nums[10]!;
+  const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
+  const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const rec = next >= 0 ? rowsTimesW(dg!, next, dgS, b0, b1, G, w!, H, false) : null;
+  for (let b = b0; b < b1; b++) {
+    const uo = uOff + b * uS;
+    const po = pOff + b * pS, co = cOff + b * cS;
+    const go = gOff + b * gS, dgo = dgOff + b * dgS, ro = (b - b0) * H;
     for (let j = 0; j < H; j++) {
-      const dh = dhUp[uo + j]! + (rec ? rec[b * H + j]! : 0);
-      const ig = gates[go + j]!, fg = gates[go + H + j]!;
-      const gg = gates[go + 2 * H + j]!, og = gates[go + 3 * H + j]!;
-      const tc = Math.tanh(c[co + j]!);
-      const dcv = dc[b * H + j]! + dh * og * (1 - tc * tc);
-      dg[dgo + j] = dcv * gg * ig * (1 - ig);
-      dg[dgo + H + j] = dcv * cPrev[po + j]! * fg * (1 - fg);
-      dg[dgo + 2 * H + j] = dcv * ig * (1 - gg * gg);
-      dg[dgo + 3 * H + j] = dh * tc * og * (1 - og);
-      dc[b * H + j] = dcv * fg;
+      const dh = dhUp![uo + j]! + (rec ? rec[ro + j]! : 0);
+      const ig = gates![go + j]!, fg = gates![go + H + j]!;
+      const gg = gates![go + 2 * H + j]!, og = gates![go + 3 * H + j]!;
+      const tc = Math.tanh(c![co + j]!);
+      const dcv = dc![b * H + j]! + dh * og * (1 - tc * tc);
+      dg![dgo + j] = dcv * gg * ig * (1 - ig);
+      dg![dgo + H + j] = dcv * cPrev![po + j]! * fg * (1 - fg);
+      dg![dgo + 2 * H + j] = dcv * ig * (1 - gg * gg);
+      dg![dgo + 3 * H + j] = dh * tc * og * (1 - og);
+      dc![b * H + j] = dcv * fg;
     }
   }
 }
@@ -200,17 +319,42 @@ export function gruStepKernel(a: GruStepArgs, arrayOf: ArrayOf): void {
   const bias = flatArray(arrayOf, op, "bhh", a.bhh, G);
   const hOut = rowsArray(arrayOf, op, "hOut", a.hOut, B, H);
   const saved = a.saved ? rowsArray(arrayOf, op, "saved", a.saved, B, 4 * H) : null;
-  const pre = rowsTimesW(h, a.h, B, H, w, G, true);
-  for (let b = 0; b < B; b++) {
-    const xo = a.x.offset + b * a.x.stride, po = b * G;
-    const ho = a.h.offset + b * a.h.stride, ho2 = a.hOut.offset + b * a.hOut.stride;
-    const so = saved ? a.saved!.offset + b * a.saved!.stride : 0;
+  const sv = a.saved ?? { offset: 0, stride: 0 };
+  const nums = [B, B, H, a.x.offset, a.x.stride, a.h.offset, a.h.stride];
+  nums.push(a.hOut.offset, a.hOut.stride, sv.offset, sv.stride);
+  runRows(JOB_GRU, gruChunk, [x, h, w, bias, hOut, saved], nums, B, G * H);
+}
+
+/**
+ * Rows of one GRU forward step, as a pool chunk: arrays x, h, whh, bhh, hOut,
+ * saved (or null); nums batch, rows per chunk, hidden, then offset and stride
+ * of x, h, hOut and saved.
+ *
+ * @param arrays the step's storages
+ * @param nums the step's numbers
+ * @param ch the chunk (rows ch·rpc …)
+ */
+export function gruChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const [x, h, w, bias, hOut, saved] = arrays as TypedArray[];
+  const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 3 * H;
+  const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const hoOff = nums[7]!, hoS = nums[8]!, sOff = nums[9]!, sS = nums[10]!;
+  const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const pre = rowsTimesW(h!, hOff, hS, b0, b1, H, w!, G, true);
+  for (let b = b0; b < b1; b++) {
+    const xo = xOff + b * xS, po = (b - b0) * G;
+    const ho = hOff + b * hS, ho2 = hoOff + b * hoS;
+    const so = sOff + b * sS;
     for (let j = 0; j < H; j++) {
-      const r = sigmoid(x[xo + j]! + pre[po + j]! + bias[j]!);
-      const z = sigmoid(x[xo + H + j]! + pre[po + H + j]! + bias[H + j]!);
-      const hn = pre[po + 2 * H + j]! + bias[2 * H + j]!;
-      const n = Math.tanh(x[xo + 2 * H + j]! + r * hn);
-      hOut[ho2 + j] = (1 - z) * n + z * h[ho + j]!;
+      const r = sigmoid(x![xo + j]! + pre[po + j]! + bias![j]!);
+      const z = sigmoid(x![xo + H + j]! + pre[po + H + j]! + bias![H + j]!);
+      const hn = pre[po + 2 * H + j]! + bias![2 * H + j]!;
+      const n = Math.tanh(x![xo + 2 * H + j]! + r * hn);
+      hOut![ho2 + j] = (1 - z) * n + z * h![ho + j]!;
       if (saved) {
         saved[so + j] = r;
         saved[so + H + j] = z;
@@ -237,30 +381,63 @@ export function gruStepBackwardKernel(a: GruStepBackwardArgs, arrayOf: ArrayOf):
   const dhz = flatArray(arrayOf, op, "dhz", a.dhz, B * H);
   const dgx = rowsArray(arrayOf, op, "dgx", a.dgx, B, G);
   const dgh = rowsArray(arrayOf, op, "dgh", a.dgh, B, G);
-  let rec: Float64Array | null = null;
   if (a.dghNext !== null) {
     const next: Rows = { storage: a.dgh.storage, offset: a.dghNext, stride: a.dgh.stride };
     rowsArray(arrayOf, op, "dghNext", next, B, G);
-    rec = rowsTimesW(dgh, next, B, G, w, H, false);
   }
-  for (let b = 0; b < B; b++) {
-    const uo = a.dh.offset + b * a.dh.stride, ho = a.h.offset + b * a.h.stride;
-    const so = a.saved.offset + b * a.saved.stride;
-    const xo = a.dgx.offset + b * a.dgx.stride, go = a.dgh.offset + b * a.dgh.stride;
+  const next = a.dghNext ?? -1;
+  const nums = [B, B, H, a.dh.offset, a.dh.stride, a.h.offset, a.h.stride];
+  nums.push(a.saved.offset, a.saved.stride, a.dgx.offset, a.dgx.stride, a.dgh.offset);
+  nums.push(a.dgh.stride, next);
+  // step t+1's rows are read by every chunk: split only if no chunk's writes can reach them
+  const split = next < 0 ||
+    (disjointRows(a.dgh.offset, G, next, G, a.dgh.stride, B) &&
+      (a.dgx.storage !== a.dgh.storage ||
+        (a.dgx.stride === a.dgh.stride &&
+          disjointRows(a.dgx.offset, G, next, G, a.dgh.stride, B))));
+  const arrays = [dhUp, h, saved, w, dhz, dgx, dgh];
+  runRows(JOB_GRU_BACKWARD, gruBackwardChunk, arrays, nums, B, G * H, split);
+}
+
+/**
+ * Rows of one GRU backward step, as a pool chunk: arrays dh, h, saved, whh,
+ * dhz, dgx, dgh; nums batch, rows per chunk, hidden, offset and stride of dh,
+ * h, saved and dgx, offset and stride of dgh, then dghNext (−1: none).
+ *
+ * @param arrays the step's storages
+ * @param nums the step's numbers
+ * @param ch the chunk (rows ch·rpc …)
+ */
+export function gruBackwardChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const [dhUp, h, saved, w, dhz, dgx, dgh] = arrays as TypedArray[];
+  const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 3 * H;
+  const uOff = nums[3]!, uS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const sOff = nums[7]!, sS = nums[8]!, xOff = nums[9]!, xS = nums[10]!;
+  const gOff = nums[11]!, gS = nums[12]!, next = nums[13]!;
+  const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const rec = next >= 0 ? rowsTimesW(dgh!, next, gS, b0, b1, G, w!, H, false) : null;
+  for (let b = b0; b < b1; b++) {
+    const uo = uOff + b * uS, ho = hOff + b * hS;
+    const so = sOff + b * sS, ro = (b - b0) * H;
+    const xo = xOff + b * xS, go = gOff + b * gS;
     for (let j = 0; j < H; j++) {
-      const dh = dhUp[uo + j]! + (rec ? dhz[b * H + j]! + rec[b * H + j]! : 0);
-      const r = saved[so + j]!, z = saved[so + H + j]!;
-      const n = saved[so + 2 * H + j]!, hn = saved[so + 3 * H + j]!;
+      const dh = dhUp![uo + j]! + (rec ? dhz![b * H + j]! + rec[ro + j]! : 0);
+      const r = saved![so + j]!, z = saved![so + H + j]!;
+      const n = saved![so + 2 * H + j]!, hn = saved![so + 3 * H + j]!;
       const dn = dh * (1 - z) * (1 - n * n);
-      const dz = dh * (h[ho + j]! - n) * z * (1 - z);
+      const dz = dh * (h![ho + j]! - n) * z * (1 - z);
       const dr = dn * hn * r * (1 - r);
-      dgx[xo + j] = dr;
-      dgx[xo + H + j] = dz;
-      dgx[xo + 2 * H + j] = dn;
-      dgh[go + j] = dr;
-      dgh[go + H + j] = dz;
-      dgh[go + 2 * H + j] = dn * r;
-      dhz[b * H + j] = dh * z;
+      dgx![xo + j] = dr;
+      dgx![xo + H + j] = dz;
+      dgx![xo + 2 * H + j] = dn;
+      dgh![go + j] = dr;
+      dgh![go + H + j] = dz;
+      dgh![go + 2 * H + j] = dn * r;
+      dhz![b * H + j] = dh * z;
     }
   }
 }

@@ -5,6 +5,8 @@
  * @module
  */
 import type { Backend, DType, Storage, TypedArray } from "../backend.ts";
+import { allocShared, freeShared, isShared, trackShared } from "./arena.ts";
+import { wantShared } from "./pool.ts";
 
 /** CPU memory: a Float32Array or Float64Array owned by one {@link CpuBackend}. */
 export class CpuStorage implements Storage {
@@ -18,6 +20,8 @@ export class CpuStorage implements Storage {
   data: TypedArray;
   /** Set by `free`; any later use throws. */
   freed = false;
+  /** The block of the shared arena holding `data` (see `arena.ts`), or −1. */
+  #block = -1;
 
   /**
    * Wrap a typed array as a storage of `backend`.
@@ -30,11 +34,31 @@ export class CpuStorage implements Storage {
     this.size = data.length;
     this.dtype = data instanceof Float64Array ? "float64" : "float32";
     this.data = data;
+    if (data.length > 0 && isShared(data)) this.#block = trackShared(this, data);
+  }
+
+  /** Mark the storage freed and give its memory back (its elements must not be used again). */
+  release(): void {
+    this.freed = true;
+    if (this.#block >= 0) freeShared(this, this.#block);
+    this.#block = -1;
+    this.data = this.dtype === "float64" ? new Float64Array(0) : new Float32Array(0);
   }
 }
 
-/** Allocate a zeroed typed array of `size` elements of `dtype`. */
-export function newArray(size: number, dtype: DType): TypedArray {
+/**
+ * Allocate a typed array of `size` elements of `dtype`: in the shared arena
+ * while the thread pool is on (so workers can reach it), else a plain one.
+ *
+ * @param size element count
+ * @param dtype element type
+ * @param zero whether the elements must read 0 (false when the caller overwrites them all)
+ */
+export function newArray(size: number, dtype: DType, zero = true): TypedArray {
+  if (size > 0 && wantShared()) {
+    const shared = allocShared(size, dtype, zero);
+    if (shared) return shared;
+  }
   return dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
 }
 
