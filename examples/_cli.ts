@@ -53,6 +53,26 @@ export function oneLine(message: string): string {
 }
 
 /**
+ * On Linux without `XDG_RUNTIME_DIR`, Mesa's WebGPU adapter probe prints
+ * "error: XDG_RUNTIME_DIR is invalid or not set in the environment." (and
+ * then works). Give the process a private one (mode 700, removed at exit)
+ * so a program's output starts with its own lines.
+ */
+function privateRuntimeDir(): void {
+  if (Deno.build.os !== "linux" || Deno.env.get("XDG_RUNTIME_DIR")) return;
+  const dir = Deno.makeTempDirSync({ prefix: "wgrad-runtime-" });
+  Deno.chmodSync(dir, 0o700);
+  Deno.env.set("XDG_RUNTIME_DIR", dir);
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  });
+}
+
+/**
  * Run a program's main function: print any error as one line on stderr and
  * exit with {@link EXIT_USAGE} for a {@link UsageError} and
  * {@link EXIT_RUNTIME} otherwise. Set `WGRAD_DEBUG=1` for the stack trace.
@@ -62,6 +82,7 @@ export function oneLine(message: string): string {
  */
 export async function runMain(program: string, main: () => Promise<void>): Promise<void> {
   try {
+    privateRuntimeDir();
     await main();
   } catch (e) {
     const debug = Deno.env.get("WGRAD_DEBUG") === "1";

@@ -36,13 +36,17 @@ interface Result {
   stderr: string;
 }
 
-async function run(args: string[]): Promise<Result> {
+/** Run the program; `unset` names environment variables it must not see. */
+async function run(args: string[], unset: string[] = []): Promise<Result> {
+  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
+  for (const k of unset) delete env[k];
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", PROGRAM, ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env,
+    clearEnv: true,
   }).output();
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
@@ -246,6 +250,20 @@ Deno.test("complete.ts: --cell gru saves gru.* names", async () => {
     assert.deepEqual(header["head.weight"].shape, [49, 16]);
     assert.equal(header.__metadata__.cell, "gru");
     assert.equal(header.__metadata__.hidden, "16");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("complete.ts: without XDG_RUNTIME_DIR the adapter probe prints no Mesa error", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "complete_xdg_" });
+  try {
+    const args = TINY.map((a) => (a === "cpu" ? "auto" : a));
+    assert.ok(args.includes("auto"));
+    const r = await run([...args, "--epochs", "1", "--out", dir], ["XDG_RUNTIME_DIR"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /XDG_RUNTIME_DIR/);
+    assert.match(r.stdout + r.stderr, /^wgrad: using the (CPU|WebGPU) backend/m);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
