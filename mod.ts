@@ -14,10 +14,14 @@
  *
  * @module
  */
-export type { BackendName, DType, TypedArray } from "./tensor/backend.ts";
+// The backend contract and the autograd node: the types public signatures
+// refer to (for custom backends and graph introspection).
+export type * from "./tensor/backend.ts";
+export type { BackwardRule, Node } from "./tensor/autograd.ts";
 export {
   type AdapterInfo,
   adapterInfo,
+  type Disposable,
   init,
   type InitOptions,
   type InitResult,
@@ -29,6 +33,7 @@ export { DisposedError, ShapeError } from "./tensor/errors.ts";
 export { manualSeed } from "./tensor/random.ts";
 export {
   arange,
+  type Buf,
   full,
   type NestedArray,
   ones,

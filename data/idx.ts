@@ -32,6 +32,10 @@ export class DataError extends Error {
   readonly file: string;
 
   /**
+
+   * Create the error.
+
+   *
    * @param file the path of the offending file
    * @param message the full, human-readable message
    * @param options standard error options (e.g. `cause`)

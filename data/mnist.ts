@@ -465,6 +465,10 @@ export class BatchIterator implements Iterable<Int32Array> {
   readonly startBatch: number;
 
   /**
+
+   * Plan the batches of one epoch (checks the sizes).
+
+   *
    * @param n number of items (e.g. training images)
    * @param batchSize items per batch, a positive integer
    * @param opts seed, epoch, shuffle, dropLast, startBatch

@@ -84,6 +84,8 @@ export class SafetensorsError extends SyntaxError {
   /** The tensor involved, or `undefined` for an error in the file as a whole. */
   readonly tensor: string | undefined;
   /**
+   * Create the error.
+   *
    * @param source where the bytes came from
    * @param tensor the tensor involved, if any
    * @param detail what is wrong, after the colon

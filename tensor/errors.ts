@@ -13,6 +13,8 @@ export class ShapeError extends TypeError {
   /** The shapes involved, in argument order. */
   readonly shapes: readonly (readonly number[])[];
   /**
+   * Create the error.
+   *
    * @param op the op name
    * @param shapes the shapes involved
    * @param message the full message
@@ -27,7 +29,11 @@ export class ShapeError extends TypeError {
 
 /** A tensor (or its memory) was used after `dispose()`. */
 export class DisposedError extends Error {
-  /** @param message the full message */
+  /**
+   * Create the error.
+   *
+   * @param message the full message
+   */
   constructor(message: string) {
     super(message);
     this.name = "DisposedError";

@@ -32,7 +32,11 @@ export class Buf {
   readonly storage: Storage;
   /** Number of tensors holding it. */
   refs = 1;
-  /** @param storage the storage to own */
+  /**
+   * Take ownership of a storage, with one reference.
+   *
+   * @param storage the storage to own
+   */
   constructor(storage: Storage) {
     this.storage = storage;
     liveBytes += storage.size * (storage.dtype === "float64" ? 8 : 4);
