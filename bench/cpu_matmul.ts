@@ -10,7 +10,7 @@
  */
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import type { MatmulParams, Storage } from "../tensor/backend.ts";
-import { cpuThreads, poolReady, setCpuThreads } from "../tensor/cpu/pool.ts";
+import { cpuThreads, poolReady, withCpuThreads } from "../tensor/cpu/pool.ts";
 
 /** One benchmarked product: [m×k]·[k×n]. */
 export interface Shape {
@@ -116,20 +116,6 @@ function medianMs(f: () => void, minMs: number, minRuns: number): number {
   return times[Math.floor(times.length / 2)]!;
 }
 
-/**
- * Run `f` on one thread (the pool off).
- *
- * @param f what to run
- */
-export function oneThread<T>(f: () => T): T {
-  const was = setCpuThreads(1);
-  try {
-    return f();
-  } finally {
-    setCpuThreads(was);
-  }
-}
-
 if (import.meta.main) {
   const threads = cpuThreads();
   const pooled = await poolReady();
@@ -149,9 +135,9 @@ if (import.meta.main) {
     rows.push([
       s.label,
       gf(medianMs(plain.naive, 300, 5)),
-      gf(oneThread(() => medianMs(plain.cpu, 300, 9))),
+      gf(withCpuThreads(1, () => medianMs(plain.cpu, 300, 9))),
       gf(medianMs(plain.cpu, 300, 9)),
-      gf(oneThread(() => medianMs(both.cpu, 300, 9))),
+      gf(withCpuThreads(1, () => medianMs(both.cpu, 300, 9))),
       gf(medianMs(both.cpu, 300, 9)),
     ]);
     plain.dispose();

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { poolReady } from "../tensor/cpu/pool.ts";
-import { oneThread, setup, SHAPES } from "./cpu_matmul.ts";
+import { poolReady, withCpuThreads } from "../tensor/cpu/pool.ts";
+import { setup, SHAPES } from "./cpu_matmul.ts";
 
 await poolReady();
 for (const s of SHAPES) {
@@ -15,11 +15,11 @@ for (const s of SHAPES) {
   const flop = 2 * s.m * s.n * s.k;
   const group = `matmul ${s.label} (${(flop / 1e6).toFixed(1)} MFLOP)`;
   Deno.bench({ name: `naive ${s.label}`, group, baseline: true, fn: run.naive });
-  Deno.bench({ name: `cpu 1 thread ${s.label}`, group, fn: () => oneThread(run.cpu) });
+  Deno.bench({ name: `cpu 1 thread ${s.label}`, group, fn: () => withCpuThreads(1, run.cpu) });
   Deno.bench({ name: `cpu pool ${s.label}`, group, fn: run.cpu });
   Deno.bench({
     name: `cpu transA+transB 1 thread ${s.label}`,
     group,
-    fn: () => oneThread(both.cpu),
+    fn: () => withCpuThreads(1, both.cpu),
   });
 }

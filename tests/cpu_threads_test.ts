@@ -19,18 +19,9 @@ import {
   poolStats,
   setCpuThreads,
   setPoolBackoff,
+  withCpuThreads,
 } from "../tensor/cpu/pool.ts";
 import { matmulCases, values } from "./_values.ts";
-
-/** Run f on one thread (the pool off). */
-function singleThread<T>(f: () => T): T {
-  const was = setCpuThreads(1);
-  try {
-    return f();
-  } finally {
-    setCpuThreads(was);
-  }
-}
 
 /** Run f with two threads, and check that it used the pool (or not). */
 function twoThreads(pooled: boolean, f: () => void): void {
@@ -87,7 +78,7 @@ Deno.test("matmul split across threads equals one thread bit for bit", async () 
     const c1 = cpu.alloc(size, dtype), c2 = cpu.alloc(size, dtype);
     const big = size * p.k >= PARALLEL_MACS;
     twoThreads(big, () => cpu.matmul(a, b, c1, p));
-    singleThread(() => cpu.matmul(a, b, c2, p));
+    withCpuThreads(1, () => cpu.matmul(a, b, c2, p));
     same(dataOf(c1), dataOf(c2), what);
     if (big) threaded++;
     for (const s of [a, b, c1, c2]) cpu.free(s);
@@ -156,7 +147,7 @@ class Seqs {
     twoThreads(pooled, run);
     const threaded = outs.map((s) => dataOf(s).slice());
     outs.forEach((s, i) => dataOf(s).set(start[i]!));
-    singleThread(run);
+    withCpuThreads(1, run);
     outs.forEach((s, i) => same(threaded[i]!, dataOf(s), `${what} output ${i}`));
   }
   free(): void {
@@ -376,7 +367,7 @@ Deno.test("the pool measures both ways: probes on one thread, then on the pool",
   const a = cpu.upload(values(m * k, 5), "float64"), b = cpu.upload(values(k * n, 6), "float64");
   const c1 = cpu.alloc(m * n, "float64"), c2 = cpu.alloc(m * n, "float64");
   const p = { batch: 1, m, n, k, transA: false, transB: false, strideA: 0, strideB: 0 };
-  singleThread(() => cpu.matmul(a, b, c2, p));
+  withCpuThreads(1, () => cpu.matmul(a, b, c2, p));
   const was = setCpuThreads(2), back = setPoolBackoff(true); // resets the measurements
   try {
     const s0 = poolStats();

@@ -390,13 +390,13 @@ function matmulParallel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulPa
  * [batch, m, n]. A stride of 0 broadcasts one matrix to every batch (it is then
  * packed only once).
  *
- * @param a elements of A (per batch [m, k], or [k, m] when transA)
- * @param b elements of B (per batch [k, n], or [n, k] when transB)
- * @param c output elements
  * Large products are split by output rows (or batches) across the threads of
  * `pool.ts` unless `threads` is false; each element is computed the same way
  * either way, so the result is the same to the bit.
  *
+ * @param a elements of A (per batch [m, k], or [k, m] when transA)
+ * @param b elements of B (per batch [k, n], or [n, k] when transB)
+ * @param c output elements
  * @param p sizes, transpose flags and batch strides
  * @param threads whether the product may use the pool
  */

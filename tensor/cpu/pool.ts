@@ -148,6 +148,23 @@ export function setCpuThreads(n: number | null): number | null {
 }
 
 /**
+ * Run `f` with the thread count set to `n` (see {@link setCpuThreads}), then
+ * restore the previous override.
+ *
+ * @param n threads (≥ 1)
+ * @param f what to run (synchronous)
+ * @returns what `f` returns
+ */
+export function withCpuThreads<T>(n: number, f: () => T): T {
+  const was = setCpuThreads(n);
+  try {
+    return f();
+  } finally {
+    setCpuThreads(was);
+  }
+}
+
+/**
  * Turn the measuring of {@link CYCLE} on (the default) or off: off, every
  * large job goes to the pool (for tests that must see it there).
  *

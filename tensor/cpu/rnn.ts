@@ -205,26 +205,27 @@ export function lstmChunk(
   nums: ArrayLike<number>,
   ch: number,
 ): void {
-  const [x, h, c, w, hOut, cOut, gates] = arrays as TypedArray[];
+  const [x, h, c, w, hOut, cOut] = arrays as TypedArray[];
+  const gates = arrays[6] ?? null; // null: not saved
   const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 4 * H;
   const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
   const cOff = nums[7]!, cS = nums[8]!, hoOff = nums[9]!, hoS = nums[10]!;
   const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
-  const pre = rowsTimesW(h!, hOff, hS, b0, b1, H, w!, G, true);
+  const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
   for (let b = b0; b < b1; b++) {
     const xo = xOff + b * xS, po = (b - b0) * G;
     const co = cOff + b * cS;
     const ho2 = hoOff + b * hoS, co2 = coOff + b * coS;
     const go = gOff + b * gS;
     for (let j = 0; j < H; j++) {
-      const ig = sigmoid(x![xo + j]! + pre[po + j]!);
-      const fg = sigmoid(x![xo + H + j]! + pre[po + H + j]!);
-      const gg = Math.tanh(x![xo + 2 * H + j]! + pre[po + 2 * H + j]!);
-      const og = sigmoid(x![xo + 3 * H + j]! + pre[po + 3 * H + j]!);
-      const cn = fg * c![co + j]! + ig * gg;
-      cOut![co2 + j] = cn;
-      hOut![ho2 + j] = og * Math.tanh(cn);
+      const ig = sigmoid(x[xo + j]! + pre[po + j]!);
+      const fg = sigmoid(x[xo + H + j]! + pre[po + H + j]!);
+      const gg = Math.tanh(x[xo + 2 * H + j]! + pre[po + 2 * H + j]!);
+      const og = sigmoid(x[xo + 3 * H + j]! + pre[po + 3 * H + j]!);
+      const cn = fg * c[co + j]! + ig * gg;
+      cOut[co2 + j] = cn;
+      hOut[ho2 + j] = og * Math.tanh(cn);
       if (gates) {
         gates[go + j] = ig;
         gates[go + H + j] = fg;
@@ -284,22 +285,22 @@ export function lstmBackwardChunk(
   const cOff = nums[7]!, cS = nums[8]!, gOff = nums[9]!, gS = nums[10]!;
   const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
-  const rec = next >= 0 ? rowsTimesW(dg!, next, dgS, b0, b1, G, w!, H, false) : null;
+  const rec = next >= 0 ? rowsTimesW(dg, next, dgS, b0, b1, G, w, H, false) : null;
   for (let b = b0; b < b1; b++) {
     const uo = uOff + b * uS;
     const po = pOff + b * pS, co = cOff + b * cS;
     const go = gOff + b * gS, dgo = dgOff + b * dgS, ro = (b - b0) * H;
     for (let j = 0; j < H; j++) {
-      const dh = dhUp![uo + j]! + (rec ? rec[ro + j]! : 0);
-      const ig = gates![go + j]!, fg = gates![go + H + j]!;
-      const gg = gates![go + 2 * H + j]!, og = gates![go + 3 * H + j]!;
-      const tc = Math.tanh(c![co + j]!);
-      const dcv = dc![b * H + j]! + dh * og * (1 - tc * tc);
-      dg![dgo + j] = dcv * gg * ig * (1 - ig);
-      dg![dgo + H + j] = dcv * cPrev![po + j]! * fg * (1 - fg);
-      dg![dgo + 2 * H + j] = dcv * ig * (1 - gg * gg);
-      dg![dgo + 3 * H + j] = dh * tc * og * (1 - og);
-      dc![b * H + j] = dcv * fg;
+      const dh = dhUp[uo + j]! + (rec ? rec[ro + j]! : 0);
+      const ig = gates[go + j]!, fg = gates[go + H + j]!;
+      const gg = gates[go + 2 * H + j]!, og = gates[go + 3 * H + j]!;
+      const tc = Math.tanh(c[co + j]!);
+      const dcv = dc[b * H + j]! + dh * og * (1 - tc * tc);
+      dg[dgo + j] = dcv * gg * ig * (1 - ig);
+      dg[dgo + H + j] = dcv * cPrev[po + j]! * fg * (1 - fg);
+      dg[dgo + 2 * H + j] = dcv * ig * (1 - gg * gg);
+      dg[dgo + 3 * H + j] = dh * tc * og * (1 - og);
+      dc[b * H + j] = dcv * fg;
     }
   }
 }
@@ -339,22 +340,23 @@ export function gruChunk(
   nums: ArrayLike<number>,
   ch: number,
 ): void {
-  const [x, h, w, bias, hOut, saved] = arrays as TypedArray[];
+  const [x, h, w, bias, hOut] = arrays as TypedArray[];
+  const saved = arrays[5] ?? null; // null: not saved
   const B = nums[0]!, rpc = nums[1]!, H = nums[2]!, G = 3 * H;
   const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
   const hoOff = nums[7]!, hoS = nums[8]!, sOff = nums[9]!, sS = nums[10]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
-  const pre = rowsTimesW(h!, hOff, hS, b0, b1, H, w!, G, true);
+  const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
   for (let b = b0; b < b1; b++) {
     const xo = xOff + b * xS, po = (b - b0) * G;
     const ho = hOff + b * hS, ho2 = hoOff + b * hoS;
     const so = sOff + b * sS;
     for (let j = 0; j < H; j++) {
-      const r = sigmoid(x![xo + j]! + pre[po + j]! + bias![j]!);
-      const z = sigmoid(x![xo + H + j]! + pre[po + H + j]! + bias![H + j]!);
-      const hn = pre[po + 2 * H + j]! + bias![2 * H + j]!;
-      const n = Math.tanh(x![xo + 2 * H + j]! + r * hn);
-      hOut![ho2 + j] = (1 - z) * n + z * h![ho + j]!;
+      const r = sigmoid(x[xo + j]! + pre[po + j]! + bias[j]!);
+      const z = sigmoid(x[xo + H + j]! + pre[po + H + j]! + bias[H + j]!);
+      const hn = pre[po + 2 * H + j]! + bias[2 * H + j]!;
+      const n = Math.tanh(x[xo + 2 * H + j]! + r * hn);
+      hOut[ho2 + j] = (1 - z) * n + z * h[ho + j]!;
       if (saved) {
         saved[so + j] = r;
         saved[so + H + j] = z;
@@ -419,25 +421,25 @@ export function gruBackwardChunk(
   const sOff = nums[7]!, sS = nums[8]!, xOff = nums[9]!, xS = nums[10]!;
   const gOff = nums[11]!, gS = nums[12]!, next = nums[13]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
-  const rec = next >= 0 ? rowsTimesW(dgh!, next, gS, b0, b1, G, w!, H, false) : null;
+  const rec = next >= 0 ? rowsTimesW(dgh, next, gS, b0, b1, G, w, H, false) : null;
   for (let b = b0; b < b1; b++) {
     const uo = uOff + b * uS, ho = hOff + b * hS;
     const so = sOff + b * sS, ro = (b - b0) * H;
     const xo = xOff + b * xS, go = gOff + b * gS;
     for (let j = 0; j < H; j++) {
-      const dh = dhUp![uo + j]! + (rec ? dhz![b * H + j]! + rec[ro + j]! : 0);
-      const r = saved![so + j]!, z = saved![so + H + j]!;
-      const n = saved![so + 2 * H + j]!, hn = saved![so + 3 * H + j]!;
+      const dh = dhUp[uo + j]! + (rec ? dhz[b * H + j]! + rec[ro + j]! : 0);
+      const r = saved[so + j]!, z = saved[so + H + j]!;
+      const n = saved[so + 2 * H + j]!, hn = saved[so + 3 * H + j]!;
       const dn = dh * (1 - z) * (1 - n * n);
-      const dz = dh * (h![ho + j]! - n) * z * (1 - z);
+      const dz = dh * (h[ho + j]! - n) * z * (1 - z);
       const dr = dn * hn * r * (1 - r);
-      dgx![xo + j] = dr;
-      dgx![xo + H + j] = dz;
-      dgx![xo + 2 * H + j] = dn;
-      dgh![go + j] = dr;
-      dgh![go + H + j] = dz;
-      dgh![go + 2 * H + j] = dn * r;
-      dhz![b * H + j] = dh * z;
+      dgx[xo + j] = dr;
+      dgx[xo + H + j] = dz;
+      dgx[xo + 2 * H + j] = dn;
+      dgh[go + j] = dr;
+      dgh[go + H + j] = dz;
+      dgh[go + 2 * H + j] = dn * r;
+      dhz[b * H + j] = dh * z;
     }
   }
 }
