@@ -30,7 +30,12 @@ export {
   tidy,
 } from "./tensor/engine.ts";
 export { DisposedError, ShapeError } from "./tensor/errors.ts";
-export { manualSeed } from "./tensor/random.ts";
+export {
+  type GeneratorState,
+  getGeneratorState,
+  manualSeed,
+  setGeneratorState,
+} from "./tensor/random.ts";
 export {
   arange,
   type Buf,

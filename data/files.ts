@@ -17,12 +17,29 @@ function toBytes(data: Uint8Array | string): Uint8Array {
   return typeof data === "string" ? new TextEncoder().encode(data) : data;
 }
 
+/** The error of a failed write, naming the destination (not the temporary file). */
+function writeError(path: string, e: unknown): Error {
+  const code = (e as { code?: string })?.code;
+  const why = code === "ENOSPC"
+    ? "no space left on the device"
+    : code === "EFBIG"
+    ? "the file is larger than this process may write (file size limit)"
+    : code === "EACCES" || code === "EPERM" || e instanceof Deno.errors.PermissionDenied ||
+        e instanceof Deno.errors.NotCapable
+    ? `permission denied (${e instanceof Error ? e.message : String(e)})`
+    : e instanceof Error
+    ? e.message
+    : String(e);
+  return new Error(`Cannot write '${path}': ${why}`, { cause: e });
+}
+
 /**
  * Write a file atomically: the bytes go to `path.tmp-<random>` in the same
  * folder, are flushed to disk, and the temporary file is renamed over `path`.
  * A reader (or a crash) sees either the old file or the complete new one, never
  * a partial write. Parent folders are created. On failure the temporary file
- * is removed and the error is rethrown.
+ * is removed and an error naming `path` and the reason (no space left,
+ * permission denied, …) is thrown, with the system's error as its `cause`.
  *
  * @param path the destination
  * @param data the bytes, or text written as UTF-8
@@ -33,9 +50,9 @@ function toBytes(data: Uint8Array | string): Uint8Array {
  * ```
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const tmp = tempName(path);
   try {
+    await mkdir(dirname(path), { recursive: true });
     const fh = await open(tmp, "wx");
     try {
       await fh.writeFile(toBytes(data));
@@ -46,7 +63,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
-    throw e;
+    throw writeError(path, e);
   }
 }
 
@@ -62,9 +79,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  * ```
  */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempName(path);
   try {
+    mkdirSync(dirname(path), { recursive: true });
     const fd = openSync(tmp, "wx");
     try {
       const bytes = toBytes(data);
@@ -79,6 +96,6 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string): vo
     try {
       rmSync(tmp, { force: true });
     } catch { /* already gone */ }
-    throw e;
+    throw writeError(path, e);
   }
 }

@@ -53,6 +53,8 @@ export {
   imageGrid,
   type ImageGridOptions,
   imageGridPng,
+  type PngHeader,
+  pngHeader,
   type Rgb,
   type RgbImage,
 } from "./png.ts";

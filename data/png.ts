@@ -106,19 +106,69 @@ export interface DecodePngOptions {
    * viewers show them). Use "black" for white strokes on a transparent background.
    */
   background?: "white" | "black";
+  /**
+   * The size the image must have. Checked against the PNG header before
+   * anything is decoded, so a huge image is refused at once instead of after
+   * allocating its pixels.
+   */
+  expect?: { width: number; height: number };
+}
+
+/** What a PNG header says about the image. */
+export interface PngHeader {
+  /** Width in pixels. */
+  width: number;
+  /** Height in pixels. */
+  height: number;
+  /** Bits per sample (1, 2, 4, 8 or 16). */
+  depth: number;
+  /** PNG colour type (0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA). */
+  colorType: number;
+}
+
+const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
+
+/**
+ * Read a PNG's size from its signature and IHDR chunk (the first 33 bytes),
+ * without decoding the image.
+ *
+ * @param bytes the PNG file contents (or at least its first 33 bytes)
+ * @returns width, height, bit depth and colour type
+ * @throws {Error} when the bytes do not start with a PNG signature and an IHDR chunk
+ * @example
+ * ```ts
+ * import { encodePng, pngHeader } from "./png.ts";
+ * console.assert(pngHeader(encodePng(new Uint8Array(6), 3, 2)).width === 3);
+ * ```
+ */
+export function pngHeader(bytes: Uint8Array): PngHeader {
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) {
+    throw new Error("not a PNG file (wrong signature)");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (
+    bytes.length < 33 || view.getUint32(8) !== 13 ||
+    String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR"
+  ) {
+    throw new Error("not a PNG file (no IHDR chunk after the signature)");
+  }
+  const width = view.getUint32(16), height = view.getUint32(20);
+  if (width === 0 || height === 0) throw new Error(`PNG header gives a size of ${width}×${height}`);
+  return { width, height, depth: bytes[24]!, colorType: bytes[25]! };
 }
 
 /**
  * Decode a PNG (any colour type and bit depth: gray, gray+alpha, RGB, RGBA,
  * palette; 1 to 16 bits) to grayscale in [0, 1]. Colour is converted with the
  * BT.601 luma weights (0.299 R + 0.587 G + 0.114 B); alpha is composited over
- * `opts.background`. The size is returned as is: checking it (e.g. 28×28) is
- * up to the caller.
+ * `opts.background`. With `opts.expect` the size is checked in the header
+ * first; otherwise it is returned as is.
  *
  * @param bytes the PNG file contents
  * @param opts background for transparent pixels
  * @returns width, height and gray pixels
- * @throws {Error} when the bytes are not a valid PNG (the message of fast-png)
+ * @throws {Error} when the bytes are not a valid PNG (the message of fast-png),
+ *   or, with `opts.expect`, when the header gives another size (before decoding)
  * @example
  * ```ts
  * import { decodePngGray, encodePng } from "./png.ts";
@@ -127,6 +177,14 @@ export interface DecodePngOptions {
  * ```
  */
 export function decodePngGray(bytes: Uint8Array, opts: DecodePngOptions = {}): GrayImage {
+  if (opts.expect) {
+    const { width, height } = pngHeader(bytes);
+    if (width !== opts.expect.width || height !== opts.expect.height) {
+      throw new RangeError(
+        `the image is ${width}×${height}, not ${opts.expect.width}×${opts.expect.height}`,
+      );
+    }
+  }
   const png = decode(bytes);
   const { width, height } = png;
   const n = width * height;

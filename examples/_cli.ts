@@ -216,24 +216,51 @@ export function helpText(specs: FlagSpecs, info: ProgramInfo): string {
   return lines.join("\n");
 }
 
+/**
+ * What is wrong with a value for a numeric flag, or `null` when it is allowed
+ * (finite, an integer where asked, within the bounds).
+ *
+ * @param v the value
+ * @param f the flag's description
+ * @returns e.g. "must be at most 4096", or null
+ */
+export function numberProblem(v: number, f: NumberFlag): string | null {
+  if (typeof v !== "number" || !Number.isFinite(v)) return "is not a number";
+  if (f.type === "integer" && !Number.isInteger(v)) return "is not an integer";
+  if (f.positive && v <= 0) return "must be greater than 0";
+  if (f.min !== undefined && v < f.min) return `must be at least ${f.min}`;
+  if (f.max !== undefined && v > f.max) return `must be at most ${f.max}`;
+  return null;
+}
+
+/**
+ * What is wrong with a value for a flag, or `null` when the flag could have
+ * given it: the type, and for numbers the bounds, for strings the choices.
+ * Used to check settings read back from files (a resume state, a checkpoint's
+ * metadata) with the same rules as the command line.
+ *
+ * @param v the value
+ * @param f the flag's description
+ * @returns what is wrong (e.g. "must be at most 4096"), or null
+ */
+export function valueProblem(v: unknown, f: FlagSpec): string | null {
+  if (f.type === "boolean") return typeof v === "boolean" ? null : "is not true or false";
+  if (f.type === "string") {
+    if (typeof v !== "string") return "is not a string";
+    if (f.choices && !f.choices.includes(v)) return `is not one of ${f.choices.join(", ")}`;
+    return null;
+  }
+  return numberProblem(v as number, f);
+}
+
 function parseNumber(name: string, raw: string, f: NumberFlag): number {
   const flag = `--${kebab(name)}`;
   const v = raw.trim() === "" ? NaN : Number(raw);
-  if (!Number.isFinite(v)) {
-    throw new UsageError(`invalid value for ${flag}: '${raw}' is not a number`);
+  const problem = numberProblem(v, f);
+  if (problem === "is not a number" || problem === "is not an integer") {
+    throw new UsageError(`invalid value for ${flag}: '${raw}' ${problem}`);
   }
-  if (f.type === "integer" && !Number.isInteger(v)) {
-    throw new UsageError(`invalid value for ${flag}: '${raw}' is not an integer`);
-  }
-  if (f.positive && v <= 0) {
-    throw new UsageError(`invalid value for ${flag}: ${raw} (must be greater than 0)`);
-  }
-  if (f.min !== undefined && v < f.min) {
-    throw new UsageError(`invalid value for ${flag}: ${raw} (must be at least ${f.min})`);
-  }
-  if (f.max !== undefined && v > f.max) {
-    throw new UsageError(`invalid value for ${flag}: ${raw} (must be at most ${f.max})`);
-  }
+  if (problem) throw new UsageError(`invalid value for ${flag}: ${raw} (${problem})`);
   return v;
 }
 

@@ -26,6 +26,11 @@ export const PATCHES = 16;
 /** Patches in the top half (the prompt of generation). */
 export const TOP_PATCHES = 8;
 
+/** Most stacked recurrent layers a model may have. */
+export const MAX_LAYERS = 8;
+/** Most hidden units per layer a model may have. */
+export const MAX_HIDDEN = 4096;
+
 /** The recurrent cell. */
 export type Cell = "lstm" | "gru";
 
@@ -179,6 +184,33 @@ export function checkpointConfig(
         `(cell=${cell ?? "?"}, layers=${meta.layers ?? layers}, hidden=${meta.hidden ?? hidden}; ` +
         "expected lstm.* or gru.* and head.* tensors)",
     );
+  }
+  if (layers > MAX_LAYERS || hidden > MAX_HIDDEN) {
+    throw new Error(
+      `Cannot use checkpoint '${source}': it claims ${layers} layers of ${hidden} units ` +
+        `(at most ${MAX_LAYERS} layers of ${MAX_HIDDEN} units)`,
+    );
+  }
+  // The shapes the architecture implies, checked before any tensor is allocated.
+  const gates = cell === "lstm" ? 4 : 3;
+  const want: Record<string, number[]> = {
+    "head.weight": [PATCH_PIXELS, hidden],
+    "head.bias": [PATCH_PIXELS],
+  };
+  for (let l = 0; l < layers; l++) {
+    want[`${cell}.weight_ih_l${l}`] = [gates * hidden, l === 0 ? PATCH_PIXELS : hidden];
+    want[`${cell}.weight_hh_l${l}`] = [gates * hidden, hidden];
+    want[`${cell}.bias_ih_l${l}`] = [gates * hidden];
+    want[`${cell}.bias_hh_l${l}`] = [gates * hidden];
+  }
+  for (const [name, shape] of Object.entries(want)) {
+    const got = tensors[name]?.shape;
+    if (got && (got.length !== shape.length || got.some((d, i) => d !== shape[i]))) {
+      throw new Error(
+        `Cannot use checkpoint '${source}': tensor '${name}' has shape [${got.join(", ")}], ` +
+          `but ${cell} ${layers}×${hidden} needs [${shape.join(", ")}]`,
+      );
+    }
   }
   return { cell, layers, hidden };
 }

@@ -28,31 +28,8 @@
  * @module
  */
 import { join } from "node:path";
-import {
-  data,
-  init,
-  keep,
-  manualSeed,
-  memory,
-  nn,
-  noGrad,
-  optim,
-  type Tensor,
-  tensor,
-  tidy,
-  zeros,
-} from "../mod.ts";
-import { type GeneratorState, getGeneratorState, setGeneratorState } from "../tensor/random.ts";
-import {
-  fmt,
-  formatDuration,
-  MetricsLog,
-  parseFlags,
-  Progress,
-  runMain,
-  Stopwatch,
-  UsageError,
-} from "./_cli.ts";
+import { data, init, keep, manualSeed, nn, noGrad, optim, tensor, tidy, zeros } from "../mod.ts";
+import { fmt, kebab, parseFlags, runMain, UsageError } from "./_cli.ts";
 import {
   type Cell,
   checkpointConfig,
@@ -60,14 +37,16 @@ import {
   configMetadata,
   describeConfig,
   generateBottom,
+  MAX_HIDDEN,
+  MAX_LAYERS,
   type ModelConfig,
   PATCH_PIXELS,
   PATCHES,
   TOP_PATCHES,
 } from "./_complete_model.ts";
+import { checkFinite, readDigitPng, readSafetensorsFile, Run } from "./_harness.ts";
 
 type SafetensorsTensor = nn.SafetensorsTensor;
-const { writeFileAtomic } = data;
 const IMAGE_PIXELS = 784;
 const SEQ_PIXELS = PATCHES * PATCH_PIXELS;
 const TRAIN_IMAGES = 50_000;
@@ -77,12 +56,24 @@ const TEST_IMAGES = 10_000;
 /** The flags of the program (camelCase here, kebab-case on the command line). */
 export const FLAGS = {
   cell: { type: "string", choices: ["lstm", "gru"], default: "lstm", help: "recurrent cell" },
-  layers: { type: "integer", min: 1, max: 8, default: 2, help: "stacked recurrent layers" },
-  hidden: { type: "integer", min: 1, max: 4096, default: 64, help: "hidden units per layer" },
+  layers: {
+    type: "integer",
+    min: 1,
+    max: MAX_LAYERS,
+    default: 2,
+    help: "stacked recurrent layers",
+  },
+  hidden: {
+    type: "integer",
+    min: 1,
+    max: MAX_HIDDEN,
+    default: 64,
+    help: "hidden units per layer",
+  },
   epochs: {
     type: "integer",
     min: 1,
-    help: "passes over the training set (default 10, 2 with --quick)",
+    help: "passes over the training set (default 10, 2 with --quick; --resume: the saved plan)",
   },
   batch: { type: "integer", min: 1, default: 100, help: "images per training step" },
   lr: { type: "number", positive: true, default: 1e-3, help: "Adam learning rate" },
@@ -106,7 +97,10 @@ export const FLAGS = {
     help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
   },
   out: { type: "string", default: "out/complete", placeholder: "DIR", help: "output folder" },
-  resume: { type: "boolean", help: "continue the run saved in --out (resume.safetensors)" },
+  resume: {
+    type: "boolean",
+    help: "continue the run saved in --out (resume.safetensors); flags given again override it",
+  },
   data: {
     type: "string",
     placeholder: "DIR",
@@ -186,21 +180,6 @@ interface RunConfig extends ModelConfig {
   testCount: number;
 }
 
-/** Early-stopping bookkeeping, saved for `--resume`. */
-interface RunState {
-  /** Epochs finished. */
-  epoch: number;
-  bestValLoss: number;
-  bestEpoch: number;
-  /** Epochs since the last improvement. */
-  badEpochs: number;
-  rng: GeneratorState;
-  optimizer: Record<string, unknown>;
-  config: RunConfig;
-}
-
-const RESUME_FORMAT = "wgrad-complete-resume";
-
 // ---- data -----------------------------------------------------------------------
 
 /** Patch sequences `[n, 16, 49]` in [0, 1] of images `start .. start+n` of a set. */
@@ -220,47 +199,6 @@ function checkSet(set: data.MnistSet, what: string, want: number): data.MnistSet
 }
 
 // ---- checkpoints ----------------------------------------------------------------
-
-/** Copy tensors to the host as safetensors entries. */
-async function hostTensors(
-  entries: Record<string, Tensor>,
-): Promise<Record<string, SafetensorsTensor>> {
-  const out: Record<string, SafetensorsTensor> = {};
-  for (const [k, t] of Object.entries(entries)) {
-    out[k] = { dtype: "F32", shape: [...t.shape], data: Float32Array.from(await t.data()) };
-  }
-  return out;
-}
-
-/** Read and decode a safetensors file; a missing file is named as `what`. */
-async function readSafetensors(
-  path: string,
-  what: string,
-  hint = "",
-): Promise<nn.DecodedSafetensors> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot find ${what} '${path}'${hint}`);
-    throw e;
-  }
-  return nn.decodeSafetensors(bytes, path);
-}
-
-/** The entries whose names start with `prefix`, without the prefix. */
-function withPrefix<T>(all: Record<string, T>, prefix: string): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const [k, v] of Object.entries(all)) {
-    if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
-  }
-  return out;
-}
-
-/** The entries with `prefix` put in front of their names. */
-function prefixed<T>(rec: Record<string, T>, prefix: string): Record<string, T> {
-  return Object.fromEntries(Object.entries(rec).map(([k, x]) => [prefix + k, x]));
-}
 
 /** Fail when flags given on the command line ask for another architecture than a checkpoint's. */
 function checkArchitecture(
@@ -465,42 +403,25 @@ function runConfig({ values: v }: Options): RunConfig {
   };
 }
 
+/** The program as `--resume` hints name it. */
+const COMMAND = "deno run -A examples/complete.ts";
+
 async function train(opts: Options): Promise<void> {
   const v = opts.values;
-  const out = v.out;
-  const resumePath = join(out, "resume.safetensors");
-  const modelPath = join(out, "model.safetensors");
-  let cfg = runConfig(opts);
-
   // Everything that can fail before training is checked before --out is touched.
-  let saved: { state: RunState; tensors: Record<string, SafetensorsTensor> } | null = null;
-  if (v.resume) {
-    const file = await readSafetensors(
-      resumePath,
-      "the resume state",
-      ": nothing to resume in this --out (run without --resume first)",
-    );
-    if (file.metadata.format !== RESUME_FORMAT || !file.metadata.state) {
-      throw new Error(
-        `Cannot resume from '${resumePath}': it is not a resume state of complete.ts`,
-      );
-    }
-    let state: RunState;
-    try {
-      state = JSON.parse(file.metadata.state) as RunState;
-    } catch {
-      throw new Error(`Cannot resume from '${resumePath}': its saved state is not JSON`);
-    }
-    checkArchitecture(state.config, cfg, opts.explicit, resumePath);
-    // Settings not given again come from the saved run.
-    const merged: RunConfig = { ...state.config };
-    for (const k of Object.keys(merged) as (keyof RunConfig)[]) {
-      if (opts.explicit.has(k)) (merged as unknown as Record<string, unknown>)[k] = cfg[k];
-    }
-    cfg = merged;
-    saved = { state, tensors: file.tensors };
-  }
-  const epochs = v.epochs ?? (v.quick ? 2 : 10);
+  const run = await Run.open({
+    program: "complete",
+    command: COMMAND,
+    out: v.out,
+    resume: v.resume,
+    config: runConfig(opts) as unknown as Record<string, unknown>,
+    explicit: opts.explicit,
+    flags: FLAGS,
+    fixed: ["cell", "layers", "hidden"],
+    epochs: v.epochs ?? (v.quick ? 2 : 10),
+    describe: (c) => describeConfig(c as unknown as ModelConfig),
+  });
+  const cfg = run.config as unknown as RunConfig;
 
   const sets = await data.mnistSplits({ dir: v.data });
   checkSet(sets.train, "training", TRAIN_IMAGES);
@@ -511,245 +432,123 @@ async function train(opts: Options): Promise<void> {
   manualSeed(cfg.seed);
   const model = new CompletionModel(cfg);
   const adam = new optim.Adam(model.parameters(), { lr: cfg.lr });
-  let state: RunState = {
-    epoch: 0,
-    bestValLoss: Infinity,
-    bestEpoch: 0,
-    badEpochs: 0,
-    rng: getGeneratorState(),
-    optimizer: {},
-    config: cfg,
-  };
-  let best: Record<string, SafetensorsTensor> | null = null;
-  if (saved) {
-    loadWeights(model, withPrefix(saved.tensors, "model."), resumePath);
-    adam.loadStateDict({
-      ...(saved.state.optimizer as Omit<optim.OptimizerStateSource, "state">),
-      state: withPrefix(saved.tensors, "optim."),
-    });
-    adam.lr = cfg.lr;
-    best = withPrefix(saved.tensors, "best.");
-    state = { ...saved.state, bestValLoss: saved.state.bestValLoss ?? Infinity, config: cfg };
-    setGeneratorState(state.rng);
+  if (!run.resumed) {
+    console.error(
+      `complete: ${describeConfig(cfg)}, ${cfg.trainCount} train / ${cfg.valCount} val / ` +
+        `${cfg.testCount} test images, batch ${cfg.batch}, lr ${cfg.lr}, ` +
+        `${run.epochs} epoch${run.epochs === 1 ? "" : "s"}`,
+    );
   }
-
-  console.error(
-    `complete: ${describeConfig(cfg)}, ${cfg.trainCount} train / ${cfg.valCount} val / ` +
-      `${cfg.testCount} test images, batch ${cfg.batch}, lr ${cfg.lr}, ` +
-      (saved
-        ? `resuming after epoch ${state.epoch} of ${epochs}`
-        : `${epochs} epoch${epochs === 1 ? "" : "s"}`),
-  );
+  await run.track({
+    modules: { "": model },
+    optimizers: { adam },
+    keep: "best",
+    monitor: { metric: "valLoss", mode: "min", patience: cfg.patience },
+    metadata: configMetadata(cfg),
+  });
+  adam.lr = cfg.lr; // a --lr given again on resume wins over the saved one
 
   const trainSeqs = patchesOf(sets.train, 0, cfg.trainCount);
   const valSeqs = patchesOf(sets.validation, 0, cfg.valCount);
-
-  const metrics = await MetricsLog.open(
-    join(out, "metrics.jsonl"),
-    (r) => saved !== null && typeof r.epoch === "number" && r.epoch <= state.epoch,
-  );
-
-  const stopped = () => cfg.patience > 0 && state.badEpochs >= cfg.patience;
-  if (stopped()) {
-    console.error(`complete: early stopping already triggered at epoch ${state.epoch}`);
-  }
-  while (state.epoch < epochs && !stopped()) {
-    const epoch = state.epoch + 1;
-    const watch = new Stopwatch();
-    const trainLoss = await trainEpoch(model, adam, trainSeqs, cfg, epoch, epochs, v.logEvery);
-    const trainSeconds = watch.seconds();
-    const val = await evaluate(model, valSeqs, v.genBatch);
-    const improved = val.loss < state.bestValLoss;
-    const current = await hostTensors(model.stateDict());
-    if (improved) best = current;
-    const { state: optimTensors, ...optimJson } = adam.stateDict();
-    state = {
-      ...state,
-      epoch,
-      bestValLoss: improved ? val.loss : state.bestValLoss,
-      bestEpoch: improved ? epoch : state.bestEpoch,
-      badEpochs: improved ? 0 : state.badEpochs + 1,
-      rng: getGeneratorState(),
-      optimizer: optimJson as unknown as Record<string, unknown>,
-    };
-    await writeFileAtomic(
-      resumePath,
-      nn.encodeSafetensors(
-        {
-          ...prefixed(current, "model."),
-          ...prefixed(best ?? current, "best."),
-          ...prefixed(await hostTensors(optimTensors), "optim."),
-        },
-        { ...configMetadata(cfg), format: RESUME_FORMAT, state: JSON.stringify(state) },
-      ),
-    );
-    if (improved) {
-      await writeFileAtomic(
-        modelPath,
-        nn.encodeSafetensors(current, {
-          ...configMetadata(cfg),
-          epoch: String(epoch),
-          val_loss: String(val.loss),
-        }),
-      );
-    }
-    const seconds = watch.seconds();
-    await metrics.append({
-      epoch,
-      trainLoss,
-      valLoss: val.loss,
-      valGenMse: val.genMse,
-      seconds,
-      trainSeconds,
-      imagesPerSecond: cfg.trainCount / trainSeconds,
-      best: improved,
-      lr: cfg.lr,
-      batch: cfg.batch,
-      backend,
-    });
-    console.log(
-      `epoch ${epoch}/${epochs}  train ${fmt(trainLoss)}  val ${fmt(val.loss)}  ` +
-        `val gen ${fmt(val.genMse)}  ${(cfg.trainCount / trainSeconds).toFixed(0)} img/s  ` +
-        `${formatDuration(seconds)}${improved ? "  (best)" : ""}`,
-    );
-    if (stopped()) {
-      console.error(
-        `complete: early stopping after epoch ${epoch}: no better validation loss for ` +
-          `${cfg.patience} epochs (best ${fmt(state.bestValLoss)} at epoch ${state.bestEpoch})`,
-      );
-    }
-  }
-
-  // Test with the best weights.
-  if (best) loadWeights(model, best, resumePath);
-  const test = await evaluate(model, patchesOf(testSet, 0, cfg.testCount), v.genBatch);
-  const testMetrics = {
-    testLoss: test.loss,
-    testGenMse: test.genMse,
-    testImages: cfg.testCount,
-    bestEpoch: state.bestEpoch,
-    bestValLoss: state.bestValLoss,
-    epochs: state.epoch,
-    ...cfg,
-    backend,
-  };
-  await writeFileAtomic(
-    join(out, "test_metrics.json"),
-    JSON.stringify(testMetrics, null, 2) + "\n",
-  );
-  console.log(`test  teacher-forced MSE ${fmt(test.loss)}  generation MSE ${fmt(test.genMse)}`);
-
-  const truth = gatherSeqs(testSet, perDigit(testSet.labels, 10));
-  const gen = await generateHost(model, truth, v.genBatch);
-  await writeFileAtomic(join(out, "completions.png"), completionPicture(truth, gen, 10));
-
-  const recs = metrics.records as {
-    epoch: number;
-    trainLoss: number;
-    valLoss: number;
-    valGenMse: number;
-  }[];
-  const x = recs.map((r) => r.epoch);
-  const svg = await data.lineChartSvg({
-    title: `complete.ts ${describeConfig(cfg)}: teacher-forced loss and generation MSE`,
-    xLabel: "epoch",
-    yLabel: "MSE per pixel",
-    series: [
-      { name: "train", x, y: recs.map((r) => r.trainLoss) },
-      { name: "validation", x, y: recs.map((r) => r.valLoss) },
-      { name: "val. generation", x, y: recs.map((r) => r.valGenMse) },
-    ],
-  });
-  await writeFileAtomic(join(out, "loss.svg"), svg);
-  console.error(
-    `complete: wrote metrics.jsonl, model.safetensors, resume.safetensors, test_metrics.json, ` +
-      `completions.png, loss.svg to ${out}`,
-  );
-  model.dispose();
-  adam.dispose();
-}
-
-/**
- * One pass over the training set, one `tidy` per step. The loss of each step
- * is added to a sum on the device, read back only every `logEvery` steps.
- *
- * @returns the mean training loss of the epoch
- */
-async function trainEpoch(
-  model: CompletionModel,
-  adam: optim.Adam,
-  seqs: Float32Array,
-  cfg: RunConfig,
-  epoch: number,
-  epochs: number,
-  logEvery: number,
-): Promise<number> {
-  const n = seqs.length / SEQ_PIXELS;
   const P = PATCH_PIXELS, T = PATCHES;
-  const order = data.batches(n, cfg.batch, { seed: cfg.seed, epoch, shuffle: true });
-  // Off a terminal, print a line about every 10% of the epoch, at steps where the loss is read.
-  const every = logEvery * Math.max(1, Math.round(order.length / 10 / logEvery));
-  const progress = new Progress({ label: `epoch ${epoch}/${epochs}`, total: order.length, every });
   const host = new Float32Array(cfg.batch * SEQ_PIXELS);
-  let acc = keep(zeros([]));
-  let total = 0, seen = 0, images = 0, steps = 0, s = 0;
   model.train();
-  for (const idx of order) {
-    const b = idx.length;
-    for (let i = 0; i < b; i++) {
-      host.set(seqs.subarray(idx[i]! * SEQ_PIXELS, (idx[i]! + 1) * SEQ_PIXELS), i * SEQ_PIXELS);
-    }
-    const next = tidy(() => {
+  await run.fit({
+    batches: (epoch) =>
+      data.batches(cfg.trainCount, cfg.batch, { seed: cfg.seed, epoch, shuffle: true }),
+    step: (idx) => {
+      const b = idx.length;
+      for (let i = 0; i < b; i++) {
+        host.set(
+          trainSeqs.subarray(idx[i]! * SEQ_PIXELS, (idx[i]! + 1) * SEQ_PIXELS),
+          i * SEQ_PIXELS,
+        );
+      }
       const x = tensor(host.subarray(0, b * SEQ_PIXELS), [b, T, P]);
       const { output } = model.forward(x.slice([0, 0, 0], [b, T - 1, P]));
       const loss = nn.mseLoss(output, x.slice([0, 1, 0], [b, T - 1, P]));
       adam.zeroGrad();
       loss.backward();
       adam.step();
-      return noGrad(() => acc.add(loss.mul(b)));
-    });
-    acc.dispose();
-    acc = keep(next);
-    images += b;
-    steps++;
-    s++;
-    let fields: Record<string, string> | undefined;
-    if (steps >= logEvery || s === order.length) {
-      const sum = await acc.item();
-      acc.dispose();
-      acc = keep(zeros([]));
-      if (!Number.isFinite(sum)) {
-        throw new Error(
-          `Training diverged in epoch ${epoch} at step ${s}: the loss is ${sum} (try a lower --lr)`,
-        );
-      }
-      total += sum;
-      seen += images;
-      fields = { loss: fmt(sum / images) };
-      images = 0;
-      steps = 0;
-    }
-    progress.update(1, b, fields);
-  }
-  acc.dispose();
-  progress.done();
-  if (Deno.env.get("WGRAD_DEBUG") === "1") console.error(JSON.stringify(memory()));
-  return total / seen;
+      return { trainLoss: loss };
+    },
+    evaluate: async () => {
+      const val = await evaluate(model, valSeqs, v.genBatch);
+      return { valLoss: val.loss, valGenMse: val.genMse };
+    },
+    columns: [["train", "trainLoss"], ["val", "valLoss"], ["val gen", "valGenMse"]],
+    extra: { lr: cfg.lr, batch: cfg.batch, backend },
+    logEvery: v.logEvery,
+  });
+
+  // Test with the best weights.
+  run.restoreBest();
+  const test = await evaluate(model, patchesOf(testSet, 0, cfg.testCount), v.genBatch);
+  const testMetrics = {
+    testLoss: test.loss,
+    testGenMse: test.genMse,
+    testImages: cfg.testCount,
+    bestEpoch: run.bestEpoch,
+    bestValLoss: run.best,
+    epochs: run.epoch,
+    ...cfg,
+    backend,
+  };
+  await run.write("test_metrics.json", JSON.stringify(testMetrics, null, 2) + "\n");
+  console.log(`test  teacher-forced MSE ${fmt(test.loss)}  generation MSE ${fmt(test.genMse)}`);
+
+  const truth = gatherSeqs(testSet, perDigit(testSet.labels, 10));
+  const gen = await generateHost(model, truth, v.genBatch);
+  await run.write("completions.png", completionPicture(truth, gen, 10));
+  await run.chart("loss.svg", {
+    title: `complete.ts ${describeConfig(cfg)}: teacher-forced loss and generation MSE`,
+    xLabel: "epoch",
+    yLabel: "MSE per pixel",
+    series: [["train", "trainLoss"], ["validation", "valLoss"], [
+      "val. generation",
+      "valGenMse",
+    ]],
+  });
+  run.finish();
+  model.dispose();
+  adam.dispose();
 }
 
 // ---- generation -------------------------------------------------------------------
 
+/** Flags that only training uses: `--generate` says it ignores them. */
+const TRAINING_FLAGS = [
+  "epochs",
+  "batch",
+  "lr",
+  "patience",
+  "seed",
+  "quick",
+  "trainCount",
+  "valCount",
+  "testCount",
+  "logEvery",
+] as const;
+
 async function generate(opts: Options): Promise<void> {
   const v = opts.values;
+  const ignored = TRAINING_FLAGS.filter((k) => opts.explicit.has(k));
+  if (ignored.length > 0) {
+    console.error(
+      `complete: --generate ignores the training flag${ignored.length > 1 ? "s" : ""} ` +
+        ignored.map((k) => `--${kebab(k)}`).join(", "),
+    );
+  }
   const path = v.checkpoint ?? join(v.out, "model.safetensors");
-  const file = await readSafetensors(path, "the checkpoint");
+  const file = await readSafetensorsFile(path, "the checkpoint");
   const cfg = checkpointConfig(file.metadata, file.tensors, path);
   checkArchitecture(cfg, runConfig(opts), opts.explicit, path);
+  checkFinite(file.tensors, path);
 
   let seqs: Float32Array;
   let what: string;
   if (v.image) {
-    seqs = await imageSequence(v.image);
+    seqs = data.toPatches(await readDigitPng(v.image, "complete"), 1);
     what = `'${v.image}'`;
   } else {
     const count = v.count ?? 20;
@@ -770,42 +569,12 @@ async function generate(opts: Options): Promise<void> {
   const { genMse } = await evaluate(model, seqs, v.genBatch);
   const gen = await generateHost(model, seqs, v.genBatch);
   const outPath = join(v.out, "completion.png");
-  await writeFileAtomic(outPath, completionPicture(seqs, gen, Math.min(n, 10)));
+  await data.writeFileAtomic(outPath, completionPicture(seqs, gen, Math.min(n, 10)));
   console.log(
     `completed ${what} with the ${describeConfig(cfg)} model '${path}': ` +
       `generation MSE ${fmt(genMse)} (generated vs true bottom half); wrote ${outPath}`,
   );
   model.dispose();
-}
-
-/** A 28×28 PNG as a patch sequence in [0, 1], white digit on black as in MNIST. */
-async function imageSequence(path: string): Promise<Float32Array> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) throw new Error(`Cannot find image '${path}'`);
-    throw e;
-  }
-  let img: data.GrayImage;
-  try {
-    img = data.decodePngGray(bytes, { background: "black" });
-  } catch (e) {
-    throw new Error(
-      `Cannot read image '${path}': ${e instanceof Error ? e.message : String(e)}`,
-    );
-  }
-  if (img.width !== 28 || img.height !== 28) {
-    throw new Error(`Cannot complete '${path}': it is ${img.width}×${img.height}, not 28×28`);
-  }
-  const px = img.pixels.slice();
-  const mean = px.reduce((a, b) => a + b, 0) / px.length;
-  if (mean > 0.5) {
-    // A dark digit on a light background: invert to MNIST's convention.
-    for (let i = 0; i < px.length; i++) px[i] = 1 - px[i]!;
-    console.error(`complete: '${path}' looks like a dark digit on white; inverted it`);
-  }
-  return data.toPatches(px, 1);
 }
 
 // ---- main -----------------------------------------------------------------------

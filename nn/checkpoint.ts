@@ -6,11 +6,13 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "../data/files.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
 import type { BackendName, DType } from "../tensor/backend.ts";
 import { type Tensor, tensor } from "../tensor/tensor.ts";
 import type { Module } from "./module.ts";
+
+export { writeFileAtomic };
 import {
   type DecodedSafetensorsTensor,
   decodeSafetensors,
@@ -43,32 +45,6 @@ async function hostTensors(
     };
   }
   return out;
-}
-
-/**
- * Write bytes to `path` atomically: to a temporary file beside it, then
- * rename over the target, so a crash never leaves a half-written file under
- * the final name.
- *
- * @param path the destination
- * @param bytes the contents
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(
-    dirname(path),
-    `${basename(path)}.tmp-${Deno.pid}-${Date.now().toString(36)}-${
-      Math.random().toString(36).slice(2, 8)
-    }`,
-  );
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`Cannot write '${path}': ${e instanceof Error ? e.message : String(e)}`, {
-      cause: e,
-    });
-  }
 }
 
 async function readFile(path: string): Promise<Uint8Array> {
@@ -131,7 +107,8 @@ export async function loadTensors(
 
 /**
  * Save a module's state dict (parameters and buffers, PyTorch names, F32) as
- * a safetensors file, atomically (temporary file, then rename). PyTorch loads
+ * a safetensors file, atomically (temporary file, then rename; missing parent
+ * folders are created). PyTorch loads
  * it with `safetensors.torch.load_file` + `load_state_dict`.
  *
  * @param path the file to write

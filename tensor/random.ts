@@ -163,8 +163,33 @@ export function getGeneratorState(): GeneratorState {
   return { key: [state.key[0], state.key[1]], counter: state.counter };
 }
 
-/** Restore a snapshot taken by {@link getGeneratorState}. */
+/**
+ * Restore a snapshot taken by {@link getGeneratorState}, so that the numbers
+ * drawn next are those that followed the snapshot.
+ *
+ * @param s the snapshot
+ * @throws {RangeError} naming the field when the key is not two 32-bit
+ *   unsigned integers or the counter is not a non-negative safe integer
+ */
 export function setGeneratorState(s: GeneratorState): void {
-  state.key = [s.key[0] >>> 0, s.key[1] >>> 0];
+  const key = s?.key;
+  if (
+    !Array.isArray(key) || key.length !== 2 ||
+    !key.every((k) => Number.isInteger(k) && k >= 0 && k <= 0xFFFFFFFF)
+  ) {
+    throw new RangeError(
+      `Cannot restore the generator: key must be two integers in [0, 2^32), got ${
+        JSON.stringify(key)
+      }`,
+    );
+  }
+  if (!Number.isSafeInteger(s.counter) || s.counter < 0) {
+    throw new RangeError(
+      `Cannot restore the generator: counter must be a non-negative safe integer, got ${
+        JSON.stringify(s.counter)
+      }`,
+    );
+  }
+  state.key = [key[0], key[1]];
   state.counter = s.counter;
 }

@@ -93,12 +93,16 @@ Deno.test("save/load round-trips every parameter and buffer under PyTorch names"
 Deno.test("a failed write reports the path and leaves no temporary file", async () => {
   await withDir(async (dir) => {
     const m = model();
-    const path = join(dir, "missing-dir", "model.safetensors");
+    // Parent folders are created, but not under a regular file.
+    await Deno.writeTextFile(join(dir, "file"), "x");
+    const path = join(dir, "file", "model.safetensors");
     await assert.rejects(save(path, m), (e: Error) => {
-      assert.match(e.message, /^Cannot write '.*missing-dir\/model\.safetensors': /);
+      assert.match(e.message, /^Cannot write '.*file\/model\.safetensors': /);
       return true;
     });
-    assert.deepEqual(listDir(dir), []);
+    assert.deepEqual(listDir(dir), ["file"]);
+    await save(join(dir, "new", "model.safetensors"), m);
+    assert.deepEqual(listDir(join(dir, "new")), ["model.safetensors"]);
     m.dispose();
   });
 });

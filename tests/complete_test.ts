@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { encodePng } from "../data/png.ts";
 import { decodeSafetensors, encodeSafetensors, type SafetensorsTensor } from "../nn/safetensors.ts";
 import { parseFlags, Progress, UsageError } from "../examples/_cli.ts";
+import { assertFails, files, metricLines, pngSize, type Result, runProgram } from "./_program.ts";
 
-const ROOT = new URL("..", import.meta.url);
 const PROGRAM = "examples/complete.ts";
 /** The program's own quick mode on the CPU backend (about 3 s per epoch on two cores). */
 const QUICK = ["--quick", "--backend", "cpu"];
@@ -30,65 +30,15 @@ const TINY = [
   "7",
 ];
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Run the program; `unset` names environment variables it must not see. */
-async function run(args: string[], unset: string[] = []): Promise<Result> {
-  const env: Record<string, string> = { ...Deno.env.toObject(), NO_COLOR: "1" };
-  for (const k of unset) delete env[k];
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", PROGRAM, ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env,
-    clearEnv: true,
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Assert a failed run: the exit code and exactly one line on stderr matching `pattern`. */
-function assertFails(r: Result, code: number, pattern: RegExp): void {
-  const lines = r.stderr.trim().split("\n");
-  assert.deepEqual(r.code, code, `exit code; stderr:\n${r.stderr}`);
-  assert.deepEqual(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0]!, pattern);
-}
-
-async function files(dir: string): Promise<string[]> {
-  try {
-    const names: string[] = [];
-    for await (const e of Deno.readDir(dir)) names.push(e.name);
-    return names.sort();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
-}
-
-/** Width and height from a PNG's IHDR, after checking the signature. */
-async function pngSize(path: string): Promise<[number, number]> {
-  const b = await Deno.readFile(path);
-  assert.deepEqual([...b.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${path} is a PNG`);
-  const v = new DataView(b.buffer, b.byteOffset);
-  assert.deepEqual(new TextDecoder().decode(b.subarray(12, 16)), "IHDR");
-  return [v.getUint32(16), v.getUint32(20)];
+function run(args: string[], unset: string[] = []): Promise<Result> {
+  return runProgram(PROGRAM, args, { unset });
 }
 
 /** Size of a completion picture: two grids of 28×28 digits ×2, padding 4, 16 px apart. */
 function pictureSize(n: number, cols: number): [number, number] {
   const rows = Math.ceil(n / cols);
   return [2 * (cols * 56 + (cols + 1) * 4) + 16, rows * 56 + (rows + 1) * 4];
-}
-
-async function metricLines(dir: string): Promise<Record<string, number>[]> {
-  const text = await Deno.readTextFile(`${dir}/metrics.jsonl`);
-  return text.trim().split("\n").map((l) => JSON.parse(l));
 }
 
 Deno.test("complete.ts: a run, --resume, --generate", async (t) => {
