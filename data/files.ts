@@ -4,9 +4,39 @@
  * @module
  */
 
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+/** The Node built-in modules the file functions use, by specifier. */
+export interface Builtins {
+  /** Synchronous file access. */
+  "node:fs": typeof import("node:fs");
+  /** Asynchronous file access. */
+  "node:fs/promises": typeof import("node:fs/promises");
+  /** Path joining and splitting. */
+  "node:path": typeof import("node:path");
+  /** gzip. */
+  "node:zlib": typeof import("node:zlib");
+  /** `createRequire` (package resolution). */
+  "node:module": typeof import("node:module");
+}
+
+/**
+ * A Node built-in module, fetched when a function that touches files first
+ * needs it (`process.getBuiltinModule`, which Deno and Node provide). No
+ * module of this package imports `node:` at its top, so the package loads in a
+ * browser page, where the in-memory functions work and the file functions
+ * throw this error.
+ *
+ * @param name the specifier
+ * @returns the module
+ * @throws Error when the runtime has no Node built-ins (a browser)
+ */
+export function builtin<K extends keyof Builtins>(name: K): Builtins[K] {
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  const m = proc?.getBuiltinModule?.(name);
+  if (!m) {
+    throw new Error(`Cannot use ${name}: this runtime has no file system (it needs Deno or Node)`);
+  }
+  return m as Builtins[K];
+}
 
 function tempName(path: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
@@ -24,13 +54,23 @@ function writeError(path: string, e: unknown): Error {
     ? "no space left on the device"
     : code === "EFBIG"
     ? "the file is larger than this process may write (file size limit)"
-    : code === "EACCES" || code === "EPERM" || e instanceof Deno.errors.PermissionDenied ||
-        e instanceof Deno.errors.NotCapable
+    : code === "EACCES" || code === "EPERM" ||
+        (typeof Deno !== "undefined" &&
+          (e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable))
     ? `permission denied (${e instanceof Error ? e.message : String(e)})`
     : e instanceof Error
     ? e.message
     : String(e);
   return new Error(`Cannot write '${path}': ${why}`, { cause: e });
+}
+
+/** {@link builtin} for a write to `path`: the error of a runtime without files names it. */
+function forWrite<K extends keyof Builtins>(path: string, name: K): Builtins[K] {
+  try {
+    return builtin(name);
+  } catch (e) {
+    throw writeError(path, e);
+  }
 }
 
 /**
@@ -51,8 +91,9 @@ function writeError(path: string, e: unknown): Error {
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = tempName(path);
+  const { mkdir, open, rename, rm } = forWrite(path, "node:fs/promises");
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await mkdir(builtin("node:path").dirname(path), { recursive: true });
     const fh = await open(tmp, "wx");
     try {
       await fh.writeFile(toBytes(data));
@@ -80,8 +121,12 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
  */
 export function writeFileAtomicSync(path: string, data: Uint8Array | string): void {
   const tmp = tempName(path);
+  const { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } = forWrite(
+    path,
+    "node:fs",
+  );
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(builtin("node:path").dirname(path), { recursive: true });
     const fd = openSync(tmp, "wx");
     try {
       const bytes = toBytes(data);

@@ -11,10 +11,7 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { gunzipSync, gzipSync } from "node:zlib";
-import { writeFileAtomicSync } from "./files.ts";
+import { builtin, writeFileAtomicSync } from "./files.ts";
 
 /**
  * A data file that cannot be used: missing, truncated, corrupt or of the wrong
@@ -129,6 +126,7 @@ export function parseIdx(bytes: Uint8Array, file: string, opts?: ReadIdxOptions)
   };
   let raw = bytes;
   if (isGzip(bytes)) {
+    const { gunzipSync } = builtin("node:zlib");
     try {
       raw = new Uint8Array(gunzipSync(bytes));
     } catch (e) {
@@ -232,7 +230,7 @@ function readFailure(path: string, opts: ReadIdxOptions | undefined, e: unknown)
 export async function readIdx(path: string, opts?: ReadIdxOptions): Promise<IdxArray> {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(await readFile(path));
+    bytes = new Uint8Array(await builtin("node:fs/promises").readFile(path));
   } catch (e) {
     throw readFailure(path, opts, e);
   }
@@ -250,7 +248,7 @@ export async function readIdx(path: string, opts?: ReadIdxOptions): Promise<IdxA
 export function readIdxSync(path: string, opts?: ReadIdxOptions): IdxArray {
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(readFileSync(path));
+    bytes = new Uint8Array(builtin("node:fs").readFileSync(path));
   } catch (e) {
     throw readFailure(path, opts, e);
   }
@@ -293,7 +291,7 @@ export function encodeIdx(
   view.setUint32(0, 0x00000800 | dims.length, false);
   dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
   out.set(data, header);
-  return opts?.gzip ? new Uint8Array(gzipSync(out)) : out;
+  return opts?.gzip ? new Uint8Array(builtin("node:zlib").gzipSync(out)) : out;
 }
 
 /**

