@@ -48,6 +48,11 @@ async function hostTensors(
 }
 
 async function readFile(path: string): Promise<Uint8Array> {
+  if (typeof Deno === "undefined") {
+    throw new Error(
+      `Cannot read '${path}': this runtime has no file system (pass the file's bytes to loadBytes)`,
+    );
+  }
   try {
     return await Deno.readFile(path);
   } catch (e) {
@@ -119,6 +124,12 @@ export async function save(path: string, module: Module, opts: SaveOptions = {})
   await saveTensors(path, module.stateDict(), opts);
 }
 
+/** Options of {@link loadBytes}. */
+export interface LoadBytesOptions extends CheckpointLoadOptions {
+  /** Where the bytes came from (a path or URL), named in error messages (default "<bytes>"). */
+  source?: string;
+}
+
 /**
  * Load a safetensors checkpoint into a module. Every name and shape is checked
  * before anything is written, so a failed load leaves the module unchanged.
@@ -135,7 +146,35 @@ export async function load(
   module: Module,
   opts: CheckpointLoadOptions = {},
 ): Promise<Record<string, string>> {
-  const { tensors, metadata } = decodeSafetensors(await readFile(path), path);
+  return loadBytes(await readFile(path), module, { ...opts, source: path });
+}
+
+/**
+ * {@link load} from the bytes of a safetensors file already in memory (e.g.
+ * fetched in a browser page), with the same checks and messages.
+ *
+ * @param bytes the file's contents
+ * @param module the module to fill
+ * @param opts strict (default true), and the source named in errors
+ * @returns the file's metadata
+ * @example
+ * ```ts
+ * import { encodeSafetensors, Linear, loadBytes } from "./mod.ts";
+ * const lin = new Linear(2, 1);
+ * const bytes = encodeSafetensors({
+ *   weight: { dtype: "F32", shape: [1, 2], data: new Float32Array([1, 2]) },
+ *   bias: { dtype: "F32", shape: [1], data: new Float32Array([3]) },
+ * });
+ * loadBytes(bytes, lin, { source: "mem" });
+ * ```
+ */
+export function loadBytes(
+  bytes: Uint8Array,
+  module: Module,
+  opts: LoadBytesOptions = {},
+): Record<string, string> {
+  const path = opts.source ?? "<bytes>";
+  const { tensors, metadata } = decodeSafetensors(bytes, path);
   const own = module.stateDict();
   const strict = opts.strict ?? true;
   const missing = Object.keys(own).filter((k) => !Object.hasOwn(tensors, k));

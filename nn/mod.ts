@@ -33,6 +33,8 @@ export { bceLoss, crossEntropy, type LossOptions, mseLoss, type Reduction } from
 export {
   type CheckpointLoadOptions,
   load,
+  loadBytes,
+  type LoadBytesOptions,
   type LoadedTensors,
   loadTensors,
   save,

@@ -13,6 +13,7 @@ import {
   decodeSafetensors,
   Linear,
   load,
+  loadBytes,
   loadTensors,
   ReLU,
   save,
@@ -163,6 +164,29 @@ Deno.test("load errors name the file and the tensor, and a failed load changes n
     );
     assert.deepEqual(await snapshot(big), before);
     for (const m of [small, big, other]) m.dispose();
+  });
+});
+
+Deno.test("loadBytes loads a file's bytes as load does, naming the given source in errors", async () => {
+  await withDir(async (dir) => {
+    manualSeed(2);
+    const a = model(4), b = model(4), big = model(5);
+    const path = join(dir, "m.safetensors");
+    await save(path, a, { metadata: { note: "from bytes" } });
+    const bytes = await Deno.readFile(path);
+    assert.deepEqual(loadBytes(bytes, b), { note: "from bytes" });
+    assert.deepEqual(await snapshot(b), await snapshot(a));
+    const before = await snapshot(big);
+    assert.throws(
+      () => loadBytes(bytes, big, { source: "/models/m.safetensors" }),
+      /^ShapeError: Cannot load '0\.weight' from '\/models\/m\.safetensors': expected shape \[5, 3\]/,
+    );
+    assert.throws(
+      () => loadBytes(bytes.subarray(0, 20), big),
+      /^SafetensorsError: Cannot read '<bytes>'/,
+    );
+    assert.deepEqual(await snapshot(big), before, "nothing was written by the failed loads");
+    for (const m of [a, b, big]) m.dispose();
   });
 });
 
