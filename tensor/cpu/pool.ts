@@ -15,12 +15,15 @@
  *
  * Threads: `WGRAD_CPU_THREADS` (1 turns the pool off), by default
  * min(2, `navigator.hardwareConcurrency`). Workers (`node:worker_threads`,
- * which can be `unref`ed so they never keep a program alive) are created on
- * the first large job and terminated when the program unloads. Where
- * SharedArrayBuffer, growable buffers or workers are unavailable, or creating
- * a worker fails (it needs read permission for its module), every kernel runs
- * single-threaded; with `WGRAD_DEBUG` set the reason is printed once on
- * stderr. On a machine whose other programs keep the cores busy, a worker's
+ * which can be `unref`ed so they never keep a program alive; in a browser
+ * page, module Workers) are created on the first large job and terminated
+ * when the program unloads. Where SharedArrayBuffer, growable buffers or
+ * workers are unavailable (a page that is not cross-origin isolated), or
+ * creating a worker fails (it needs read permission for its module), every
+ * kernel runs single-threaded; the reason is printed once on stderr with
+ * `WGRAD_DEBUG` set, and always on a page's console. A page's main thread may
+ * not block in `Atomics.wait`: there the caller spins until the workers'
+ * chunks are done. On a machine whose other programs keep the cores busy, a worker's
  * chunk arrives late and the split stops paying: the pool keeps measuring
  * both ways (see {@link CYCLE}) and runs jobs on one thread while that is
  * faster ({@link setPoolBackoff} turns this off).
@@ -82,12 +85,15 @@ let broken: string | null = null;
 let running = false;
 let inWorker = false;
 let said = false;
+/** Whether this thread may block in Atomics.wait (a page's main thread may not). */
+let canBlock = true;
 /** Per job kind: jobs so far and ms per unit of work alone and on the pool (NaN: not yet). */
 const perKind: { jobs: number; alone: number; pooled: number }[] = [];
 let backoff = true;
 
 /** An environment variable, if env access is already granted (never prompts). */
 function envGet(name: string): string | undefined {
+  if (!inDeno()) return undefined;
   try {
     if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
       return undefined;
@@ -98,10 +104,15 @@ function envGet(name: string): string | undefined {
   }
 }
 
+/** Whether this runs in Deno (not in a browser page, which has no environment to ask). */
+function inDeno(): boolean {
+  return typeof Deno !== "undefined";
+}
+
 function debug(msg: string): void {
   if (said) return;
   said = true;
-  if (envGet("WGRAD_DEBUG")) console.error(`wgrad cpu: ${msg}`);
+  if (envGet("WGRAD_DEBUG") || !inDeno()) console.warn(`wgrad cpu: ${msg}`);
 }
 
 function defaultThreads(): number {
@@ -210,19 +221,40 @@ function fail(reason: string): false {
   return false;
 }
 
-async function importWorkers(): Promise<typeof import("node:worker_threads")> {
-  return await import("node:worker_threads");
-}
-
-let workerCtor: (new (url: URL) => WorkerLike) | null | undefined;
-let ctorLoading: Promise<void> | null = null;
-
 interface WorkerLike {
   unref(): void;
   terminate(): unknown;
   postMessage(m: unknown): void;
   on(ev: string, f: (e: unknown) => void): void;
 }
+
+/** A page's module Worker behind the part of the `node:worker_threads` Worker the pool uses. */
+class PageWorker implements WorkerLike {
+  #w: Worker;
+  constructor(url: URL) {
+    this.#w = new Worker(url, { type: "module" });
+  }
+  unref(): void {} // a page's workers end with the page
+  terminate(): void {
+    this.#w.terminate();
+  }
+  postMessage(m: unknown): void {
+    this.#w.postMessage(m);
+  }
+  on(ev: string, f: (e: unknown) => void): void {
+    this.#w.addEventListener(ev, (e) => f((e as ErrorEvent).message ?? e));
+  }
+}
+
+async function importWorkers(): Promise<{ Worker: new (url: URL) => WorkerLike }> {
+  if (!inDeno() && typeof Worker === "function") return { Worker: PageWorker };
+  return await import("node:worker_threads") as unknown as {
+    Worker: new (url: URL) => WorkerLike;
+  };
+}
+
+let workerCtor: (new (url: URL) => WorkerLike) | null | undefined;
+let ctorLoading: Promise<void> | null = null;
 
 /**
  * Load `node:worker_threads` (asynchronously, once): its Worker can be
@@ -233,7 +265,7 @@ function loadWorkerCtor(): void {
   workerCtor = null;
   ctorLoading = importWorkers().then(
     (m) => {
-      workerCtor = m.Worker as unknown as new (url: URL) => WorkerLike;
+      workerCtor = m.Worker;
     },
     (e) => {
       fail(`node:worker_threads is unavailable (${e})`);
@@ -269,7 +301,13 @@ function ensure(threads: number): boolean {
   if (broken !== null) return false;
   if (!ctrl) {
     if (typeof SharedArrayBuffer === "undefined" || typeof Atomics === "undefined") {
-      return fail("SharedArrayBuffer or Atomics is unavailable");
+      return fail(
+        (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === false
+          ? "SharedArrayBuffer is unavailable: the page is not cross-origin isolated (serve it " +
+            "with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: " +
+            "require-corp)"
+          : "SharedArrayBuffer or Atomics is unavailable",
+      );
     }
     if (!sharedArena()) return fail("growable SharedArrayBuffers are unavailable");
     ctrl = new Int32Array(new SharedArrayBuffer(CTRL_INTS * 4));
@@ -404,8 +442,12 @@ export function parallel(
   const need = chunks - mine;
   let spins = 0;
   for (let d = Atomics.load(c, DONE); d < need; d = Atomics.load(c, DONE)) {
-    if (spins++ < SPIN_CALLER) continue;
-    Atomics.wait(c, DONE, d, 100);
+    if (spins++ < SPIN_CALLER || !canBlock) continue;
+    try {
+      Atomics.wait(c, DONE, d, 100);
+    } catch {
+      canBlock = false; // a page's main thread: spin instead
+    }
   }
   running = false;
   if (backoff && i < 2 * PROBES) k.pooled = ema(k.pooled, (performance.now() - t0) / cost);
