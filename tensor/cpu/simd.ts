@@ -166,7 +166,7 @@ export function simdKernel(): SimdKernel | null {
     if (typeof WebAssembly === "undefined") return null;
     let disabled = false;
     try {
-      disabled = Deno.env.get("WGRAD_CPU_SIMD") === "0";
+      disabled = typeof Deno !== "undefined" && Deno.env.get("WGRAD_CPU_SIMD") === "0";
     } catch {
       // no env permission: keep SIMD on
     }

@@ -49,6 +49,7 @@ const REQUESTED_LIMITS = [
 let cached: Promise<WebGPURequest> | null = null;
 
 function env(name: string): string | undefined {
+  if (typeof Deno === "undefined") return undefined; // a browser page
   try {
     return Deno.env.get(name);
   } catch {
