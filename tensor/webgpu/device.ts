@@ -120,9 +120,47 @@ async function create(): Promise<WebGPURequest> {
   } else {
     matmul = await autotuneMatmul(backend.rt);
   }
+  backend.rt.strictAliasing = await rejectsAliasing(device);
   backend.matmulChoice = matmul.variant;
   backend.software = info.isFallback || /llvmpipe|lavapipe|swiftshader/i.test(
     `${info.description} ${info.device}`,
   );
   return { backend, info, matmul };
+}
+
+/**
+ * Whether the device rejects one buffer bound to two writable bindings of a
+ * dispatch: encodes (never submits) such a dispatch inside an error scope.
+ */
+async function rejectsAliasing(device: GPUDevice): Promise<boolean> {
+  const code = "@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n" +
+    "@group(0) @binding(1) var<storage, read_write> b: array<f32>;\n" +
+    "@compute @workgroup_size(1) fn main() { a[0] = b[1]; }\n";
+  const buf = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
+  device.pushErrorScope("validation");
+  try {
+    const pipeline = device.createComputePipeline({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+    });
+    const group = device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: buf } }, {
+        binding: 1,
+        resource: { buffer: buf },
+      }],
+    });
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    enc.finish();
+  } catch {
+    // WebGPU reports through the error scope; a runtime that throws has no verdict here
+  }
+  const err = await device.popErrorScope();
+  buf.destroy();
+  return err !== null;
 }

@@ -5,6 +5,14 @@
  * start at multiples of 4 elements (the tvec4/tscalar forward variants when
  * the caller passes W_hhᵀ as `whhT`).
  *
+ * The layers pass row views of one storage to several roles (h_{t−1} and h_t
+ * are rows of the same sequence buffer). Where the device enforces WebGPU's
+ * rule that a dispatch may not bind one buffer to two writable bindings
+ * (`Runtime.strictAliasing`: Chrome's Dawn does, Deno's wgpu does not), every
+ * role after the first on a buffer gets a temporary buffer of its own: the
+ * rows it reads are copied in before the step, the rows it writes copied
+ * back after it.
+ *
  * @module
  */
 import type {
@@ -23,6 +31,9 @@ import {
   rnnWorkgroups,
   rowSlot,
 } from "../wgsl/rnn.ts";
+import { COPY_SRC_OFFSET_SLOT, copyShader } from "../wgsl/copy.ts";
+import { WG_1D } from "../wgsl/common.ts";
+import { MAX_DIMS } from "../wgsl/elementwise.ts";
 import type { GpuBuf } from "./pool.ts";
 import type { Runtime } from "./runtime.ts";
 
@@ -31,11 +42,52 @@ export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardAr
 /** Resolves a storage to its buffer after the backend's ownership checks. */
 export type BufOf = (s: Storage) => GpuBuf;
 
-/** One bound role: a buffer and its row view (offset, stride). */
+/**
+ * One bound role: a buffer (null: an absent role) and its row view (offset,
+ * stride; `rows` rows of `width` elements).
+ */
 interface Bound {
-  buf: GpuBuf;
+  buf: GpuBuf | null;
   offset: number;
   stride: number;
+  rows: number;
+  width: number;
+}
+
+/** Roles each kernel writes (`dc`, `dhz` are also read; every other role is only read). */
+const WRITES: Record<RnnKernel, readonly string[]> = {
+  lstmStep: ["hOut", "cOut", "gates"],
+  lstmStepBackward: ["dc", "dg"],
+  gruStep: ["hOut", "saved"],
+  gruStepBackward: ["dhz", "dgx", "dgh"],
+};
+const READ_WRITE = new Set(["dc", "dhz"]);
+
+/** Per runtime: the small buffers bound for absent roles (never freed). */
+const placeholders = new WeakMap<Runtime, GpuBuf[]>();
+
+function placeholder(rt: Runtime, i: number): GpuBuf {
+  let list = placeholders.get(rt);
+  if (!list) placeholders.set(rt, list = []);
+  return list[i] ??= rt.pool.acquire(256, false);
+}
+
+/** Copy a role's rows from one buffer to the same places in another. */
+function copyRows(rt: Runtime, from: GpuBuf, to: GpuBuf, v: Bound): void {
+  const n = v.rows * v.width;
+  if (n === 0) return;
+  if (v.rows === 1 || v.stride === v.width) {
+    rt.dispatch(copyShader(false), [from, to], (p) => {
+      p.u(0, n).u(1, v.offset).u(2, v.offset);
+    }, Math.ceil(n / WG_1D));
+    return;
+  }
+  rt.dispatch(copyShader(true), [from, to], (p) => {
+    p.u(0, n).u(1, 2).u(2, v.rows).u(3, v.width);
+    p.i(2 + MAX_DIMS, v.stride).i(3 + MAX_DIMS, 1).i(2 + 2 * MAX_DIMS, v.stride)
+      .i(3 + 2 * MAX_DIMS, 1);
+    p.i(COPY_SRC_OFFSET_SLOT, v.offset).i(COPY_SRC_OFFSET_SLOT + 1, v.offset);
+  }, Math.ceil(n / WG_1D));
 }
 
 class StepBuilder {
@@ -59,6 +111,8 @@ class StepBuilder {
       buf: this.bufOf(r.storage),
       offset: r.offset,
       stride: r.stride,
+      rows: this.batch,
+      width,
     });
     return this;
   }
@@ -70,17 +124,17 @@ class StepBuilder {
         `Cannot run webgpu ${this.kernel}: ${role} holds ${s.size} elements, needs ${n}`,
       );
     }
-    this.roles.set(role, { buf: this.bufOf(s), offset: 0, stride: 0 });
+    this.roles.set(role, { buf: this.bufOf(s), offset: 0, stride: 0, rows: 1, width: n });
     return this;
   }
 
   /**
-   * An absent optional role: bound to the buffer of role `stand`, which the
-   * kernel then never touches through this binding (all bindings are
-   * writable, so binding one buffer twice is allowed).
+   * An absent optional role, which the kernel never touches: bound to a
+   * placeholder buffer of its own, since WebGPU forbids binding one buffer to
+   * two writable bindings of a dispatch (Chrome's Dawn checks; wgpu does not).
    */
-  none(role: string, stand: string): this {
-    this.roles.set(role, { buf: this.roles.get(stand)!.buf, offset: 0, stride: 0 });
+  none(role: string): this {
+    this.roles.set(role, { buf: null, offset: 0, stride: 0, rows: 0, width: 0 });
     return this;
   }
 
@@ -105,7 +159,29 @@ class StepBuilder {
         const v = this.roles.get(r)!;
         return aligned(v.offset) && aligned(v.stride);
       });
-    const bufs = order.map((r) => this.roles.get(r)!.buf);
+    let absent = 0;
+    const bufs = order.map((r) => this.roles.get(r)!.buf ?? placeholder(rt, absent++));
+    const temps: GpuBuf[] = [], back: (() => void)[] = [];
+    if (rt.strictAliasing) {
+      const writes = WRITES[this.kernel];
+      for (let i = 0; i < bufs.length; i++) {
+        const b = bufs[i]!;
+        const group = order.map((_, k) => k).filter((k) => bufs[k] === b);
+        if (group.length < 2 || group[0] !== i) continue;
+        // The first role that writes keeps the buffer (else the first role).
+        const keep = group.find((k) => writes.includes(order[k]!)) ?? i;
+        for (const k of group) {
+          if (k === keep) continue;
+          const role = order[k]!, v = this.roles.get(role)!;
+          const t = rt.pool.acquire(b.bytes, false);
+          temps.push(t);
+          const writes_ = writes.includes(role);
+          if (!writes_ || READ_WRITE.has(role)) copyRows(rt, b, t, v);
+          if (writes_) back.push(() => copyRows(rt, t, b, v));
+          bufs[k] = t;
+        }
+      }
+    }
     const variant = transposed
       ? (fits(rnnVec4Roles(this.kernel, "tvec4")) ? "tvec4" : "tscalar")
       : fits(rnnVec4Roles(this.kernel, "vec4"))
@@ -118,6 +194,8 @@ class StepBuilder {
         if (s >= 0) p.u(s, v.offset).u(s + 1, v.stride);
       }
     }, rnnWorkgroups(this.kernel, variant, this.batch, hidden));
+    for (const f of back) f();
+    for (const t of temps) rt.pool.release(t, rt.batchId);
   }
 }
 
@@ -135,7 +213,7 @@ export function recordLstmStep(rt: Runtime, a: LstmStepArgs, bufOf: BufOf): void
     .rows("x", a.x, 4 * H).rows("h", a.h, H).rows("c", a.c, H)
     .flat("whh", a.whhT ?? a.whh, 4 * H * H).rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
   if (a.gates) s.rows("gates", a.gates, 4 * H);
-  else s.none("gates", "x");
+  else s.none("gates");
   s.record(rt, H, a.gates !== null, 0, H, a.whhT !== undefined);
 }
 
@@ -158,7 +236,7 @@ export function recordLstmStepBackward(
     .flat("whh", a.whh, 4 * H * H).flat("dc", a.dc, B * H).rows("dg", a.dg, 4 * H);
   if (a.dgNext !== null) {
     s.rows("dgNext", { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride }, 4 * H);
-  } else s.none("dgNext", "dg");
+  } else s.none("dgNext");
   s.record(rt, H, a.dgNext !== null, a.dgNext ?? 0, 4 * H);
 }
 
@@ -176,7 +254,7 @@ export function recordGruStep(rt: Runtime, a: GruStepArgs, bufOf: BufOf): void {
     .rows("x", a.x, 3 * H).rows("h", a.h, H).flat("whh", a.whhT ?? a.whh, 3 * H * H)
     .flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
   if (a.saved) s.rows("saved", a.saved, 4 * H);
-  else s.none("saved", "x");
+  else s.none("saved");
   s.record(rt, H, a.saved !== null, 0, H, a.whhT !== undefined);
 }
 
@@ -200,6 +278,6 @@ export function recordGruStepBackward(
     .rows("dgh", a.dgh, 3 * H);
   if (a.dghNext !== null) {
     s.rows("dghNext", { storage: a.dgh.storage, offset: a.dghNext, stride: a.dgh.stride }, 3 * H);
-  } else s.none("dghNext", "dgh");
+  } else s.none("dghNext");
   s.record(rt, H, a.dghNext !== null, a.dghNext ?? 0, 3 * H);
 }

@@ -103,6 +103,13 @@ export class Runtime {
   submits = 0;
   /** Readbacks so far. */
   readbacks = 0;
+  /**
+   * Whether the device rejects a dispatch that binds one buffer to two
+   * writable bindings (WebGPU's rule; Chrome's Dawn enforces it, Deno's wgpu
+   * does not). Set by `requestWebGPU` from a probe; kernels that bind row
+   * views of one storage to several roles then give each its own buffer.
+   */
+  strictAliasing = false;
   #validate: boolean;
   #printShaders: boolean;
   #encoder: GPUCommandEncoder | null = null;
