@@ -82,9 +82,11 @@ async function create(): Promise<WebGPURequest> {
   const adapter = await gpu.requestAdapter();
   if (!adapter) {
     return {
-      error:
-        "no WebGPU adapter found (on Linux without a GPU install mesa-vulkan-drivers and set " +
-        "DENO_WEBGPU_BACKEND=vulkan)",
+      error: typeof Deno === "undefined"
+        ? "no WebGPU adapter found (the browser offers none: WebGPU may be off, e.g. Chromium " +
+          "on Linux needs --enable-unsafe-webgpu)"
+        : "no WebGPU adapter found (on Linux without a GPU install mesa-vulkan-drivers and set " +
+          "DENO_WEBGPU_BACKEND=vulkan)",
     };
   }
   const ai = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
