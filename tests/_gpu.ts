@@ -9,19 +9,9 @@
 import { requestWebGPU } from "../tensor/webgpu/device.ts";
 import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import type { Backend, Storage } from "../tensor/backend.ts";
+import { gpuRequired } from "./_env.ts";
 
-function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a missing adapter must fail the tests. */
-export function gpuRequired(): boolean {
-  return (env("CI") ?? "") !== "" || env("WGRAD_REQUIRE_GPU") === "1";
-}
+export { gpuRequired };
 
 let probe: Promise<WebGPUBackend | null> | null = null;
 
