@@ -110,3 +110,40 @@ Deno.test("SIMD and scalar fused LSTM steps agree within float32 rounding", asyn
     assert.notDeepEqual(on[i], new Float32Array(on[i]!.length));
   }
 });
+
+Deno.test("SIMD sigmoid and tanh are within 2e-7 of Math over the whole float32 range", () => {
+  const simd = simdKernel()!;
+  const n = 1 << 18;
+  const xs = new Float32Array(n);
+  const bits = new Uint32Array(xs.buffer);
+  // every 2^14-th float32 bit pattern (both signs, denormals, Inf, NaN), then the edges
+  for (let i = 0; i < n; i++) bits[i] = i * 0x4000 + (i % 7);
+  const edges = [0, -0, Infinity, -Infinity, NaN, 1e-30, -1e-30, 1e-45, 0.625, -0.625];
+  xs.set([...edges, 0.62499994, 87.3, -87.3, 88, -88, 89, -89, 100, -1e30, 1e30, 8, -8], 0);
+  for (let i = 0; i < 4096; i++) xs[64 + i] = (i - 2048) / 128; // dense over [-16, 16]
+  const cases = [
+    ["sigmoid", simd.sigmoid32, (v: number) => 1 / (1 + Math.exp(-v))],
+    ["tanh", simd.tanh32, Math.tanh],
+  ] as const;
+  for (const [name, f, ref] of cases) {
+    simd.reserve(n * 4);
+    simd.f32.set(xs, 0);
+    f(0, n - 3); // n − 3 rounds up to n: the last vector is done whole
+    let worstAbs = 0, worstRel = 0;
+    for (let i = 0; i < n; i++) {
+      const x = xs[i]!, y = simd.f32[i]!, r = ref(x);
+      if (Number.isNaN(x)) {
+        assert.ok(Number.isNaN(y), `${name}(NaN) = ${y}`);
+        continue;
+      }
+      const d = Math.abs(y - r);
+      worstAbs = Math.max(worstAbs, d);
+      if (Math.abs(r) > 1e-30) worstRel = Math.max(worstRel, d / Math.abs(r));
+      assert.ok(d <= 2e-7, `${name}(${x}) = ${y}, Math gives ${r}`);
+    }
+    // relative error: about 2 float32 ulps wherever the result is not tiny
+    assert.ok(worstRel <= 2.5e-7, `${name}: relative error ${worstRel}`);
+    assert.equal(simd.f32[2], 1, `${name}(+Inf)`);
+    assert.equal(simd.f32[3], name === "sigmoid" ? Math.fround(1 / (1 + Math.exp(88))) : -1);
+  }
+});

@@ -6,9 +6,12 @@
  * step's gate gradients) into a contiguous float64 panel and runs the
  * backend's register-blocked matmul on it, so the B·G·H·H multiply-adds of a
  * step read contiguous memory; the gate nonlinearities and the cell update
- * then run as one pass per (row, hidden unit). For float32 storage the
- * product accumulates in float32 (as PyTorch's does); the gate arithmetic is
- * float64, rounded once when stored.
+ * then run over the rows: the gate pre-activations are staged in a scratch,
+ * sigmoid and tanh applied to whole ranges of it, and the cell update done in
+ * float64. For float32 storage the product accumulates in float32 (as
+ * PyTorch's does) and, where WebAssembly SIMD is available, the scratch is
+ * float32 and the gate functions run four lanes at a time (`simd.ts`, within
+ * 2e−7 of `Math`); float64 storage stays float64 with `Math` throughout.
  *
  * Each batch row's outputs depend only on that row, so a large step is split
  * by batch rows across the threads of `pool.ts` (a chunk gathers, multiplies
@@ -26,6 +29,7 @@ import type {
   TypedArray,
 } from "../backend.ts";
 import { matmulKernel, PARALLEL_MACS } from "./matmul.ts";
+import { simdKernel } from "./simd.ts";
 import {
   type ChunkFn,
   cpuThreads,
@@ -52,6 +56,53 @@ function grow<T extends Float64Array | Float32Array>(a: T, n: number): T {
   const size = Math.max(n, 2 * a.length);
   return (a instanceof Float32Array ? new Float32Array(size) : new Float64Array(size)) as T;
 }
+
+/**
+ * Scratch where a step stages its gate pre-activations, with the gate
+ * functions applied in place on element ranges of it.
+ */
+interface GateScratch {
+  /** The scratch elements (valid until the next call of {@link gateScratch}). */
+  a: Float32Array | Float64Array;
+  /** sigmoid in place on a[off … off+n−1]. */
+  sigmoid(off: number, n: number): void;
+  /** tanh in place on a[off … off+n−1]. */
+  tanh(off: number, n: number): void;
+}
+
+let scratch64 = new Float64Array(0);
+
+const scalarGates: GateScratch = {
+  a: scratch64,
+  sigmoid(off, n) {
+    const a = this.a;
+    for (let i = off; i < off + n; i++) a[i] = sigmoid(a[i]!);
+  },
+  tanh(off, n) {
+    const a = this.a;
+    for (let i = off; i < off + n; i++) a[i] = Math.tanh(a[i]!);
+  },
+};
+
+/**
+ * Scratch of at least `n` elements for a step's gates: for float32 storage
+ * where WebAssembly SIMD is available, the SIMD kernel's float32 memory and
+ * its four-lane sigmoid/tanh (`simd.ts`: within 2e−7 of `Math`); otherwise
+ * float64 and `Math`. Call it after the step's matmul (they share the SIMD
+ * memory). Ranges passed to the functions start at multiples of 4.
+ */
+function gateScratch(f32: boolean, n: number): GateScratch {
+  const simd = f32 ? simdKernel() : null;
+  if (simd) {
+    simd.reserve((n + 4) * 4);
+    return { a: simd.f32, sigmoid: simd.sigmoid32, tanh: simd.tanh32 };
+  }
+  scalarGates.a = scratch64 = grow(scratch64, n);
+  return scalarGates;
+}
+
+/** n rounded up to a multiple of 4 (scratch ranges start on whole SIMD vectors). */
+const pad4 = (n: number) => (n + 3) & ~3;
 
 /** The elements of `r` after checking that `rows` rows of `width` fit. */
 function rowsArray(
@@ -226,19 +277,30 @@ export function lstmChunk(
   const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
   const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
+  // stage i, f, o (sigmoid) and g (tanh) pre-activations, activate, update the cell,
+  // then tanh of the new cell
+  const R = b1 - b0, T0 = pad4(R * 3 * H), U0 = T0 + pad4(R * H);
+  const g = gateScratch(hOut instanceof Float32Array, U0 + R * H);
+  const a = g.a;
   for (let b = b0; b < b1; b++) {
-    const xo = xOff + b * xS, po = (b - b0) * G;
-    const co = cOff + b * cS;
-    const ho2 = hoOff + b * hoS, co2 = coOff + b * coS;
-    const go = gOff + b * gS;
+    const xo = xOff + b * xS, po = (b - b0) * G, so = (b - b0) * 3 * H, to = T0 + (b - b0) * H;
     for (let j = 0; j < H; j++) {
-      const ig = sigmoid(x[xo + j]! + pre[po + j]!);
-      const fg = sigmoid(x[xo + H + j]! + pre[po + H + j]!);
-      const gg = Math.tanh(x[xo + 2 * H + j]! + pre[po + 2 * H + j]!);
-      const og = sigmoid(x[xo + 3 * H + j]! + pre[po + 3 * H + j]!);
+      a[so + j] = x[xo + j]! + pre[po + j]!;
+      a[so + H + j] = x[xo + H + j]! + pre[po + H + j]!;
+      a[so + 2 * H + j] = x[xo + 3 * H + j]! + pre[po + 3 * H + j]!;
+      a[to + j] = x[xo + 2 * H + j]! + pre[po + 2 * H + j]!;
+    }
+  }
+  g.sigmoid(0, R * 3 * H);
+  g.tanh(T0, R * H);
+  for (let b = b0; b < b1; b++) {
+    const so = (b - b0) * 3 * H, to = T0 + (b - b0) * H, uo = U0 + (b - b0) * H;
+    const co = cOff + b * cS, co2 = coOff + b * coS, go = gOff + b * gS;
+    for (let j = 0; j < H; j++) {
+      const ig = a[so + j]!, fg = a[so + H + j]!, og = a[so + 2 * H + j]!, gg = a[to + j]!;
       const cn = fg * c[co + j]! + ig * gg;
       cOut[co2 + j] = cn;
-      hOut[ho2 + j] = og * Math.tanh(cn);
+      a[uo + j] = cn;
       if (gates) {
         gates[go + j] = ig;
         gates[go + H + j] = fg;
@@ -246,6 +308,11 @@ export function lstmChunk(
         gates[go + 3 * H + j] = og;
       }
     }
+  }
+  g.tanh(U0, R * H);
+  for (let b = b0; b < b1; b++) {
+    const so = (b - b0) * 3 * H, uo = U0 + (b - b0) * H, ho2 = hoOff + b * hoS;
+    for (let j = 0; j < H; j++) hOut[ho2 + j] = a[so + 2 * H + j]! * a[uo + j]!;
   }
 }
 
@@ -299,15 +366,21 @@ export function lstmBackwardChunk(
   const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
   const rec = next >= 0 ? rowsTimesW(dg, next, dgS, b0, b1, G, w, H, false) : null;
+  const R = b1 - b0, t = gateScratch(dg instanceof Float32Array, R * H), a = t.a;
+  for (let b = b0; b < b1; b++) {
+    const co = cOff + b * cS, ro = (b - b0) * H;
+    for (let j = 0; j < H; j++) a[ro + j] = c[co + j]!;
+  }
+  t.tanh(0, R * H);
   for (let b = b0; b < b1; b++) {
     const uo = uOff + b * uS;
-    const po = pOff + b * pS, co = cOff + b * cS;
+    const po = pOff + b * pS;
     const go = gOff + b * gS, dgo = dgOff + b * dgS, ro = (b - b0) * H;
     for (let j = 0; j < H; j++) {
       const dh = dhUp[uo + j]! + (rec ? rec[ro + j]! : 0);
       const ig = gates[go + j]!, fg = gates[go + H + j]!;
       const gg = gates[go + 2 * H + j]!, og = gates[go + 3 * H + j]!;
-      const tc = Math.tanh(c[co + j]!);
+      const tc = a[ro + j]!;
       const dcv = dc[b * H + j]! + dh * og * (1 - tc * tc);
       dg[dgo + j] = dcv * gg * ig * (1 - ig);
       dg[dgo + H + j] = dcv * cPrev[po + j]! * fg * (1 - fg);
@@ -360,15 +433,29 @@ export function gruChunk(
   const hoOff = nums[7]!, hoS = nums[8]!, sOff = nums[9]!, sS = nums[10]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
   const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
+  // stage r, z (sigmoid), activate, then n's pre-activation (tanh)
+  const R = b1 - b0, T0 = pad4(R * 2 * H);
+  const g = gateScratch(hOut instanceof Float32Array, T0 + R * H), a = g.a;
   for (let b = b0; b < b1; b++) {
-    const xo = xOff + b * xS, po = (b - b0) * G;
+    const xo = xOff + b * xS, po = (b - b0) * G, ao = (b - b0) * 2 * H;
+    for (let j = 0; j < 2 * H; j++) a[ao + j] = x[xo + j]! + pre[po + j]! + bias[j]!;
+  }
+  g.sigmoid(0, R * 2 * H);
+  for (let b = b0; b < b1; b++) {
+    const xo = xOff + b * xS, po = (b - b0) * G, ao = (b - b0) * 2 * H, to = T0 + (b - b0) * H;
+    for (let j = 0; j < H; j++) {
+      a[to + j] = x[xo + 2 * H + j]! + a[ao + j]! * (pre[po + 2 * H + j]! + bias[2 * H + j]!);
+    }
+  }
+  g.tanh(T0, R * H);
+  for (let b = b0; b < b1; b++) {
+    const po = (b - b0) * G, ao = (b - b0) * 2 * H, to = T0 + (b - b0) * H;
     const ho = hOff + b * hS, ho2 = hoOff + b * hoS;
     const so = sOff + b * sS;
     for (let j = 0; j < H; j++) {
-      const r = sigmoid(x[xo + j]! + pre[po + j]! + bias[j]!);
-      const z = sigmoid(x[xo + H + j]! + pre[po + H + j]! + bias[H + j]!);
+      const r = a[ao + j]!, z = a[ao + H + j]!;
       const hn = pre[po + 2 * H + j]! + bias[2 * H + j]!;
-      const n = Math.tanh(x[xo + 2 * H + j]! + r * hn);
+      const n = a[to + j]!;
       hOut[ho2 + j] = (1 - z) * n + z * h[ho + j]!;
       if (saved) {
         saved[so + j] = r;
