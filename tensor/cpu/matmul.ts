@@ -78,6 +78,11 @@ function pack(
         for (let p = 0, q = d + r; p < k; p++, q += w) dst[q] = src[sr + p]!;
       }
       d += w * k;
+    } else if (count - l >= w) {
+      // a whole panel: the w lines of each depth p in turn
+      for (let p = 0, q = s0; p < k; p++, q += ks) {
+        for (let r = 0, t = q; r < w; r++, t += ls, d++) dst[d] = src[t]!;
+      }
     } else {
       const lines = Math.min(w, count - l);
       for (let p = 0; p < k; p++) {
@@ -304,7 +309,7 @@ function simdProduct(
         const f = f32 ? simd.f32 : simd.f64, rows = Math.min(MR, mh - i0);
         for (let r = 0; r < rows; r++) {
           const o = cOff + (ic + i0 + r) * n + jc, q = r * nwPad;
-          c.set(f.subarray(q, q + nw), o);
+          for (let j = 0; j < nw; j++) c[o + j] = f[q + j]!;
         }
       }
     }
