@@ -7,7 +7,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
-import { manualSeed, noGrad, rand, type Tensor, tidy } from "../mod.ts";
+import { manualSeed, memory, noGrad, rand, type Tensor, tidy } from "../mod.ts";
 import { GRU } from "../nn/gru.ts";
 import { Linear } from "../nn/linear.ts";
 import { mseLoss } from "../nn/losses.ts";
@@ -96,6 +96,36 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** WebGPU dispatches recorded so far in this process (0 on the CPU backend). */
+function dispatches(): number {
+  const s = memory().backends.webgpu as { dispatches?: number } | undefined;
+  return s?.dispatches ?? 0;
+}
+
+/**
+ * Time a training step: `warmup` untimed repetitions, then `steps` timed ones,
+ * each ending with the readback its promise waits for.
+ *
+ * @param rep one repetition, resolving to its loss once it is read back
+ * @param opts untimed and timed repetitions
+ * @returns milliseconds and WebGPU dispatches of each timed step, and the last loss
+ */
+export async function timeSteps(
+  rep: () => Promise<number>,
+  opts: { warmup: number; steps: number },
+): Promise<{ times: number[]; counts: number[]; loss: number }> {
+  for (let i = 0; i < opts.warmup; i++) await rep();
+  const times: number[] = [], counts: number[] = [];
+  let loss = NaN;
+  for (let i = 0; i < opts.steps; i++) {
+    const d0 = dispatches(), t0 = performance.now();
+    loss = await rep();
+    times.push(performance.now() - t0);
+    counts.push(dispatches() - d0);
+  }
+  return { times, counts, loss };
 }
 
 /**

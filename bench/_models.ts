@@ -10,26 +10,21 @@
  * @module
  */
 import { manualSeed, nn, optim, rand, randn, type Tensor, tensor, tidy } from "../mod.ts";
+import { RowClassifier } from "../examples/_classify_model.ts";
 
 /** A timed repetition: resolves once its loss is read back. */
 export type Rep = () => Promise<number>;
 
-/** One step of the row classifier, as `examples/classify.ts` trains it. */
+/** One step of the row classifier, as `examples/classify.ts` trains it (its model, its step). */
 export function buildClassifyStep(_backend: "cpu" | "webgpu"): Rep {
   manualSeed(0);
-  const lstm = new nn.LSTM(28, 128);
-  const fc = new nn.Linear(128, 10);
-  const opt = new optim.RMSprop([...lstm.parameters(), ...fc.parameters()], {
-    lr: 1e-3,
-    alpha: 0.9,
-    eps: 1e-7,
-  });
+  const model = new RowClassifier(128);
+  const opt = new optim.RMSprop(model.parameters(), { lr: 1e-3, alpha: 0.9, eps: 1e-7 });
   const x = rand([128, 28, 28]);
   const labels = tensor(Float32Array.from({ length: 128 }, (_, i) => (i * 7) % 10), [128]);
   return async () => {
     const loss = tidy(() => {
-      const out = lstm.forward(x).output.slice([0, 27, 0], [128, 1, 128]).reshape([128, 128]);
-      const l = nn.crossEntropy(fc.forward(out), labels);
+      const l = nn.crossEntropy(model.forward(x), labels);
       opt.zeroGrad();
       l.backward();
       opt.step();

@@ -19,8 +19,8 @@
  *
  * @module
  */
-import { init, memory } from "../mod.ts";
-import { BATCH, benchArgs, buildHeadline, GEN_IMAGES, median } from "./_headline.ts";
+import { init } from "../mod.ts";
+import { BATCH, benchArgs, buildHeadline, GEN_IMAGES, median, timeSteps } from "./_headline.ts";
 
 const HELP = `Usage: deno run -A bench/train_step.ts [options]
 
@@ -51,20 +51,10 @@ const fused = !args.unfused;
 const chosen = await init({ backend, log: !args.json });
 const model = buildHeadline(cell, backend, fused);
 
-const dispatches = (): number => {
-  const s = memory().backends.webgpu as { dispatches?: number } | undefined;
-  return s?.dispatches ?? 0;
-};
-
-for (let i = 0; i < WARMUP; i++) await model.train();
-const times: number[] = [], counts: number[] = [];
-let lastLoss = NaN;
-for (let i = 0; i < steps; i++) {
-  const d0 = dispatches(), t0 = performance.now();
-  lastLoss = await model.train();
-  times.push(performance.now() - t0);
-  counts.push(dispatches() - d0);
-}
+const { times, counts, loss: lastLoss } = await timeSteps(() => model.train(), {
+  warmup: WARMUP,
+  steps,
+});
 const msPerStep = median(times);
 
 await model.generate();

@@ -123,10 +123,33 @@ export function lineChartSpec(opts: LineChartOptions): Record<string, unknown> {
  * await writeFileAtomic(Deno.makeTempDirSync() + "/loss.svg", svg);
  * ```
  */
-export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
+export function lineChartSvg(opts: LineChartOptions): Promise<string> {
+  return vegaLiteSvg(lineChartSpec(opts));
+}
+
+/**
+ * Render any Vega-Lite specification (a heatmap, bars, charts side by side)
+ * as SVG text, headless like {@link lineChartSvg}.
+ *
+ * @param spec a Vega-Lite v6 top-level spec as a plain object
+ * @returns the SVG document, starting with `<svg`
+ * @example
+ * ```ts
+ * import { vegaLiteSvg } from "./chart.ts";
+ * const svg = await vegaLiteSvg({
+ *   data: { values: [{ digit: "0", p: 0.9 }, { digit: "1", p: 0.1 }] },
+ *   mark: "bar",
+ *   encoding: {
+ *     x: { field: "digit", type: "ordinal" },
+ *     y: { field: "p", type: "quantitative" },
+ *   },
+ * });
+ * console.assert(svg.startsWith("<svg"));
+ * ```
+ */
+export async function vegaLiteSvg(spec: Record<string, unknown>): Promise<string> {
   const [vega, vl] = await Promise.all([import("vega"), import("vega-lite")]);
-  const spec = lineChartSpec(opts) as unknown as import("vega-lite").TopLevelSpec;
-  const compiled = vl.compile(spec).spec;
+  const compiled = vl.compile(spec as unknown as import("vega-lite").TopLevelSpec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Warn });
   try {
     return await view.toSVG();

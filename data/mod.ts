@@ -58,5 +58,11 @@ export {
   type Rgb,
   type RgbImage,
 } from "./png.ts";
-export { type ChartSeries, type LineChartOptions, lineChartSpec, lineChartSvg } from "./chart.ts";
+export {
+  type ChartSeries,
+  type LineChartOptions,
+  lineChartSpec,
+  lineChartSvg,
+  vegaLiteSvg,
+} from "./chart.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./files.ts";

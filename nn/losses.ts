@@ -8,7 +8,7 @@
 import { record } from "../tensor/autograd.ts";
 import { isGradEnabled, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import type { Tensor } from "../tensor/tensor.ts";
+import { arange, type Tensor } from "../tensor/tensor.ts";
 
 /** How a loss combines its elementwise values. */
 export type Reduction = "mean" | "sum" | "none";
@@ -95,7 +95,10 @@ export function bceLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): 
 
 /**
  * Softmax cross-entropy of logits against integer class labels:
- * `−logSoftmax(logits)[n, labels[n]]`, computed stably (max-shifted).
+ * `−logSoftmax(logits)[n, labels[n]]`, computed stably (max-shifted), as one
+ * op with its own gradient `softmax(logits) − onehot(labels)` (times the
+ * upstream gradient of each sample), as `F.cross_entropy`; the labels get no
+ * gradient.
  *
  * @param logits unnormalised scores `[N, C]`
  * @param labels class indices `[N]` (integer values stored as floats, in [0, C))
@@ -111,12 +114,20 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: LossOptions =
         `shape ${fmtShape(labels.shape)}: expected logits [N, C] and labels [N]`,
     );
   }
-  const n = logits.shape[0]!;
-  const ls = logits.logSoftmax(-1);
-  const idx = labels.reshape([n, 1]);
-  const picked = ls.gather(idx, 1);
-  const flat = picked.reshape([n]);
-  const l = flat.neg();
-  for (const t of [ls, idx, picked, flat]) t.dispose();
-  return reduce("crossEntropy", l, opts.reduction);
+  const [n, c] = logits.shape as [number, number];
+  const ls = noGrad(() => logits.logSoftmax(-1));
+  const l = noGrad(() => tidy(() => ls.gather(labels.reshape([n, 1]), 1).reshape([n]).neg()));
+  const withGrad = !isGradEnabled() || !logits.requiresGrad ? l : record(
+    "crossEntropy",
+    l,
+    [logits],
+    [ls, labels],
+    (g, [logp, y]) => {
+      const onehot = arange(c, { dtype: y!.dtype, backend: y!.backend }).reshape([1, c])
+        .eq(y!.reshape([n, 1]));
+      return [logp!.exp().sub(onehot).mul(g.reshape([n, 1]))];
+    },
+  );
+  ls.dispose();
+  return reduce("crossEntropy", withGrad, opts.reduction);
 }

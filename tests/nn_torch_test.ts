@@ -182,6 +182,7 @@ const lossCases = {
   bce: bceLoss,
   bce_edge: bceLoss,
   ce: crossEntropy,
+  ce_batch: crossEntropy,
 };
 for (const [c, fn] of Object.entries(lossCases)) {
   backendTest(`${c} loss matches torch with mean and sum reductions`, async (open) => {

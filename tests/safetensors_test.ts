@@ -410,7 +410,7 @@ const FIXTURE_FILES: Record<string, number> = {
   "batchnorm.safetensors": 30,
   "conv.safetensors": 16,
   "maxpool.safetensors": 8,
-  "losses.safetensors": 24,
+  "losses.safetensors": 30,
   "optim.safetensors": 77,
   "linear.safetensors": 8,
 };

@@ -17,14 +17,20 @@ import {
   PATCHES,
   TOP_PATCHES,
 } from "../examples/_complete_model.ts";
+import {
+  CLASSES,
+  classifierShape,
+  ROW_PIXELS,
+  RowClassifier,
+  ROWS,
+} from "../examples/_classify_model.ts";
+
+export { CLASSES, RowClassifier };
 
 /** Pixels of a digit (28×28). */
 export const PIXELS = 784;
 /** Generated values per digit: 8 patches of 49. */
 export const GENERATED = (PATCHES - TOP_PATCHES) * PATCH_PIXELS;
-/** Classes of the row classifier. */
-export const CLASSES = 10;
-const ROWS = 28;
 
 /**
  * A completion model from the bytes of its checkpoint (architecture from the
@@ -114,42 +120,6 @@ export function completedDigits(
 }
 
 /**
- * The row classifier: reads a digit as 28 rows of 28 pixels and gives the
- * logits of the ten digits from the last hidden state.
- */
-export class RowClassifier extends nn.Module {
-  /** The recurrent layers, registered as `lstm`. */
-  readonly lstm: nn.LSTM;
-  /** The output layer, registered as `fc`. */
-  readonly fc: nn.Linear;
-  /** Hidden units. */
-  readonly hidden: number;
-
-  /**
-   * @param hidden hidden units
-   * @param layers stacked LSTM layers
-   */
-  constructor(hidden: number, layers = 1) {
-    super();
-    this.hidden = hidden;
-    this.lstm = this.registerModule("lstm", new nn.LSTM(ROWS, hidden, { numLayers: layers }));
-    this.fc = this.registerModule("fc", new nn.Linear(hidden, CLASSES));
-  }
-
-  /**
-   * @param x digits `[batch, 28, 28]` in [0, 1]
-   * @returns logits `[batch, 10]`
-   */
-  forward(x: Tensor): Tensor {
-    const b = x.shape[0]!;
-    const { state } = this.lstm.forward(x);
-    const layers = state.h.shape[0]!;
-    const last = state.h.slice([layers - 1, 0, 0], [1, b, this.hidden]).reshape([b, this.hidden]);
-    return this.fc.forward(last);
-  }
-}
-
-/**
  * A row classifier from the bytes of its checkpoint (`lstm.*`, `fc.*`; hidden
  * size and layers from the shapes).
  *
@@ -159,18 +129,8 @@ export class RowClassifier extends nn.Module {
  * @throws Error when the file holds no row classifier
  */
 export function loadRowClassifier(bytes: Uint8Array, source: string): RowClassifier {
-  const { tensors } = nn.decodeSafetensors(bytes, source);
-  const hh = tensors["lstm.weight_hh_l0"]?.shape;
-  const fc = tensors["fc.weight"]?.shape;
-  let layers = 0;
-  while (`lstm.weight_ih_l${layers}` in tensors) layers++;
-  if (!hh || hh.length !== 2 || !fc || fc[0] !== CLASSES || layers < 1) {
-    throw new Error(
-      `Cannot use '${source}' as the row classifier: expected lstm.weight_ih_l0 … and fc.weight ` +
-        `[${CLASSES}, hidden]`,
-    );
-  }
-  return filled(new RowClassifier(hh[1]!, layers), bytes, source);
+  const { hidden, layers } = classifierShape(nn.decodeSafetensors(bytes, source).tensors, source);
+  return filled(new RowClassifier(hidden, layers), bytes, source);
 }
 
 /**
@@ -187,6 +147,6 @@ export async function classifyDigits(
   count: number,
 ): Promise<Float32Array> {
   return await readAndDispose(
-    tidy(() => model.forward(tensor(digits, [count, ROWS, ROWS])).softmax(-1)),
+    tidy(() => model.forward(tensor(digits, [count, ROWS, ROW_PIXELS])).softmax(-1)),
   );
 }
