@@ -56,6 +56,30 @@ Deno.test("judge.ts --quick: every file, test metrics, a checkpoint obtainJudge 
   }
 });
 
+Deno.test("obtainJudge trains and writes a judge where none is cached", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "judge_program_test_" });
+  try {
+    await init({ backend: "cpu", log: false });
+    const path = `${dir}/cache/judge.safetensors`;
+    const lines: string[] = [];
+    const trainArgs = ["--quick", "--train-count", "64", "--val-count", "20", "--test-count", "20"];
+    const judge = await obtainJudge({ path, trainArgs, log: (l) => lines.push(l) });
+    assert.equal(judge.training, false);
+    assert.match(lines[0]!, /no judge at '.*judge\.safetensors'; training one/);
+    assert.match(lines.at(-1)!, /trained in .*; wrote .*judge\.safetensors/);
+    assert.ok((await files(`${dir}/cache`)).includes("judge.safetensors"));
+    const again = await obtainJudge({ path, log: (l) => lines.push(l) });
+    assert.equal(lines.length, 2, "the second call loads the cache");
+    const x = new Float32Array(784).fill(0.5);
+    const [a, b] = [await judgeImages(judge, x, 1), await judgeImages(again, x, 1)];
+    assert.deepEqual(a.probs, b.probs);
+    judge.dispose();
+    again.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("judge.ts: --help, and bad flags fail with exit code 2 and one line", async () => {
   const help = await runProgram(PROGRAM, ["--help"]);
   assert.equal(help.code, 0, help.stderr);
