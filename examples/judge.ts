@@ -51,7 +51,7 @@ export const FLAGS = {
     type: "integer",
     min: 0,
     max: MAX_SHIFT,
-    default: 2,
+    default: 1,
     help: "augmentation: shift each training image by up to this many pixels in x and y",
   },
   patience: {
