@@ -142,6 +142,8 @@ export interface ObtainJudgeOptions {
   retrain?: boolean;
   /** Where the notes go (default `console.error`). */
   log?: (line: string) => void;
+  /** Extra flags of examples/judge.ts when it trains (e.g. `["--quick"]` in a test). */
+  trainArgs?: string[];
 }
 
 /**
@@ -179,7 +181,7 @@ export async function loadJudge(path: string): Promise<Judge> {
  * prints that it does so and how long it took (about half an hour on two CPU
  * cores).
  *
- * @param opts path, retrain, log
+ * @param opts path, retrain, log, trainArgs
  * @returns the judge in evaluation mode, on the default backend
  * @throws Error when the file exists but is not a judge's checkpoint
  */
@@ -196,11 +198,11 @@ export async function obtainJudge(opts: ObtainJudgeOptions = {}): Promise<Judge>
   const out = dirname(path);
   log(
     `judge: ${exists ? "retraining" : `no judge at '${path}'; training one`} with the defaults ` +
-      `of examples/judge.ts into ${out}/ (about 30 minutes on 2 CPU cores)`,
+      `of examples/judge.ts into ${out}/ (2 epochs: 16 to 90 minutes on 2 CPU cores, as busy as they are)`,
   );
   const watch = new Stopwatch();
   const { main } = await import("./judge.ts");
-  await main(["--out", out, "--backend", defaultBackendName()]);
+  await main(["--out", out, "--backend", defaultBackendName(), ...(opts.trainArgs ?? [])]);
   const trained = join(out, "model.safetensors");
   if (basename(path) !== "model.safetensors") {
     await data.writeFileAtomic(path, await Deno.readFile(trained));

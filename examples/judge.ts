@@ -51,7 +51,7 @@ export const FLAGS = {
     type: "integer",
     min: 0,
     max: MAX_SHIFT,
-    default: 2,
+    default: 1,
     help: "augmentation: shift each training image by up to this many pixels in x and y",
   },
   patience: {
@@ -85,13 +85,13 @@ export const FLAGS = {
   },
   quick: {
     type: "boolean",
-    help: "small end-to-end run: 1000 train / 200 val / 200 test images, 1 epoch",
+    help: "small end-to-end run: 300 train / 100 val / 100 test images, 1 epoch",
   },
   valCount: {
     type: "integer",
     min: 1,
     max: 30_000,
-    help: "validation images: the last N training images (default 5000, 200 with --quick)",
+    help: "validation images: the last N training images (default 5000, 100 with --quick)",
   },
   trainCount: {
     type: "integer",
@@ -103,7 +103,7 @@ export const FLAGS = {
     type: "integer",
     min: 1,
     max: TEST_IMAGES,
-    help: "test images used for the test metrics (default 10000, 200 with --quick)",
+    help: "test images used for the test metrics (default 10000, 100 with --quick)",
   },
   logEvery: {
     type: "integer",
@@ -251,7 +251,7 @@ export function confusionSvg(confusion: number[][], title: string): string {
 type Values = ReturnType<typeof parseFlags<typeof FLAGS>>["values"];
 
 function runConfig(v: Values): RunConfig {
-  const valCount = v.valCount ?? (v.quick ? 200 : 5000);
+  const valCount = v.valCount ?? (v.quick ? 100 : 5000);
   return {
     batch: v.batch,
     lr: v.lr,
@@ -259,8 +259,8 @@ function runConfig(v: Values): RunConfig {
     patience: v.patience,
     seed: v.seed,
     valCount,
-    trainCount: v.trainCount ?? (v.quick ? 1000 : TRAIN_TOTAL - valCount),
-    testCount: v.testCount ?? (v.quick ? 200 : TEST_IMAGES),
+    trainCount: v.trainCount ?? (v.quick ? 300 : TRAIN_TOTAL - valCount),
+    testCount: v.testCount ?? (v.quick ? 100 : TEST_IMAGES),
   };
 }
 
