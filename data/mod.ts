@@ -60,3 +60,9 @@ export {
 } from "./png.ts";
 export { type ChartSeries, type LineChartOptions, lineChartSpec, lineChartSvg } from "./chart.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./files.ts";
+export {
+  type DigitSequenceOptions,
+  type DigitSequences,
+  digitSequences,
+  indicesByDigit,
+} from "./sequences.ts";
