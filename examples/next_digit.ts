@@ -846,8 +846,12 @@ async function comparisonSvg(
   const epochs = Math.max(...results.map((r) => r.curve.length));
   const xs = Array.from({ length: epochs }, (_, i) => i + 1);
   /** One curve per optimizer of a per-epoch value, and the floor's as a constant. */
-  const series = (value: (c: Result["curve"][number]) => number | null, floor: number | null) => [
-    ...results.map((r) => ({
+  const series = (
+    value: (c: Result["curve"][number]) => number | null,
+    floor: number | null,
+    of = results,
+  ) => [
+    ...of.map((r) => ({
       name: r.optimizer,
       x: r.curve.map((c) => c.epoch),
       y: r.curve.map((c) => value(c) ?? NaN),
@@ -862,11 +866,21 @@ async function comparisonSvg(
     logY: true,
     series: series((c) => c.testMse, floorMse),
   });
+  if (results.every((r) => r.classifierAccuracy === null)) return sideBySide([mse]);
+  // A run judged only at the end (e.g. resumed with a judge) has its final value as one point.
+  const judged = results.map((r) =>
+    r.curve.some((c) => c.classifierAccuracy !== null) ? r : {
+      ...r,
+      curve: r.classifierAccuracy === null
+        ? []
+        : [{ epoch: r.epochs, testMse: r.testMse, classifierAccuracy: r.classifierAccuracy }],
+    }
+  );
   const acc = await data.lineChartSvg({
     ...size,
     title: "predictions the judge labels d+4",
-    yLabel: "fraction",
-    series: series((c) => c.classifierAccuracy, floorAccuracy),
+    yLabel: "fraction of the test predictions",
+    series: series((c) => c.classifierAccuracy, floorAccuracy, judged),
   });
   return sideBySide([mse, acc]);
 }

@@ -257,6 +257,8 @@ Deno.test("next_digit.ts: --quick compares the three optimizers end to end", asy
       assert.deepEqual(await Deno.readFile(`${out}/sgd/model.safetensors`), sgd);
       const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
       assert.equal(summary.judge, null);
+      const svg = await Deno.readTextFile(`${out}/comparison.svg`);
+      assert.equal(svg.match(/<svg/g)!.length, 2, "no judge: the MSE chart alone");
       assert.deepEqual(summary.optimizers.map((o: { epochs: number }) => o.epochs), [3]);
     });
   } finally {
