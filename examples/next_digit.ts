@@ -484,7 +484,8 @@ interface Result {
   /** Mean training seconds per epoch (the steps only, no evaluation). */
   secondsPerEpoch: number;
   stepsPerEpoch: number;
-  imagesPerSecond: number;
+  /** Training sequences per second (the metrics field imagesPerSecond counts sequences). */
+  sequencesPerSecond: number;
   /** Hash of the weights the run started from. */
   initialWeightsSha256: string;
   /** The judge's labels of the six chained predictions (4..9 would be perfect). */
@@ -633,6 +634,7 @@ async function trainOne(
     ],
     extra: { optimizer: cfg.optimizer, lr: cfg.lr, batch: cfg.batch, backend: ctx.backend },
     logEvery: v.logEvery,
+    unit: "seq/s",
   });
 
   // The final evaluation (again on a resumed finished run: e.g. with another judge).
@@ -664,7 +666,7 @@ async function trainOne(
     classifierAccuracy,
     secondsPerEpoch: mean("trainSeconds"),
     stepsPerEpoch: Math.ceil(cfg.trainSequences / cfg.batch),
-    imagesPerSecond: mean("imagesPerSecond"),
+    sequencesPerSecond: mean("imagesPerSecond"),
     initialWeightsSha256,
     chainLabels,
     curve: records.map((r) => ({
