@@ -66,3 +66,9 @@ export {
   vegaLiteSvg,
 } from "./chart.ts";
 export { writeFileAtomic, writeFileAtomicSync } from "./files.ts";
+export {
+  type DigitSequenceOptions,
+  type DigitSequences,
+  digitSequences,
+  indicesByDigit,
+} from "./sequences.ts";

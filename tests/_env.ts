@@ -19,3 +19,20 @@ export function env(name: string): string | undefined {
 export function gpuRequired(): boolean {
   return (env("CI") ?? "") !== "" || env("WGRAD_REQUIRE_GPU") === "1";
 }
+
+/** Debian's python, which has PyTorch (1.13) where it is installed. */
+export const TORCH_PYTHON = "/usr/bin/python3";
+
+/** Whether {@link TORCH_PYTHON} exists and imports torch (tests that compare with PyTorch). */
+export async function hasTorch(): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command(TORCH_PYTHON, {
+      args: ["-c", "import torch"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  } catch {
+    return false;
+  }
+}

@@ -4,7 +4,7 @@
  * PyTorch is installed) loading a checkpoint we write into torch.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { hasTorch, TORCH_PYTHON } from "./_env.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -480,22 +480,6 @@ Deno.test("fixtures: spot checks of shapes and values", async () => {
   assert.deepEqual(losses["ce.target"].shape, [6]);
   assert.equal(losses["bce_edge.sum.value"].data[0], Math.fround(200.9808349609375));
 });
-
-const TORCH_PYTHON = "/usr/bin/python3";
-
-async function hasTorch(): Promise<boolean> {
-  if (!existsSync(TORCH_PYTHON)) return false;
-  try {
-    const { code } = await new Deno.Command(TORCH_PYTHON, {
-      args: ["-c", "import torch"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return code === 0;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "checkpoint we write loads into torch with strict=True (skipped without torch)",
