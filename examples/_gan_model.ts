@@ -55,9 +55,35 @@ export const REAL_TARGET = 0.9;
 /** The discriminator's target for generated digits (label smoothing). */
 export const FAKE_TARGET = 0.1;
 
-/** The generator: z `[N, 128]` → Linear/BatchNorm/ReLU ×3 → Linear 1024→784 → Tanh. */
-export function buildGenerator(): nn.Sequential {
-  const widths = [NOISE, 256, 512, 1024];
+/** The widths of the two networks (issue 16's by default; tests use small ones). */
+export interface GanSizes {
+  /** Values of z (128). */
+  noise: number;
+  /** Pixels of a digit (784). */
+  pixels: number;
+  /** The generator's hidden widths, each Linear + BatchNorm + ReLU ([256, 512, 1024]). */
+  generator: readonly number[];
+  /** The discriminator's hidden widths, each Linear + LeakyReLU + Dropout ([512, 256, 128]). */
+  discriminator: readonly number[];
+}
+
+/** The sizes of issue 16. */
+export const GAN_SIZES: GanSizes = {
+  noise: NOISE,
+  pixels: PIXELS,
+  generator: [256, 512, 1024],
+  discriminator: [512, 256, 128],
+};
+
+/**
+ * The generator: z `[N, 128]` → (Linear + BatchNorm1d + ReLU) for 256, 512,
+ * 1024 → Linear 1024→784 → Tanh (children 0 … 10).
+ *
+ * @param sizes the widths (default issue 16's)
+ * @returns the network
+ */
+export function buildGenerator(sizes: GanSizes = GAN_SIZES): nn.Sequential {
+  const widths = [sizes.noise, ...sizes.generator];
   const layers: nn.Layer[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     layers.push(
@@ -66,7 +92,7 @@ export function buildGenerator(): nn.Sequential {
       new nn.ReLU(),
     );
   }
-  layers.push(new nn.Linear(1024, PIXELS), new nn.Tanh());
+  layers.push(new nn.Linear(widths[widths.length - 1]!, sizes.pixels), new nn.Tanh());
   return new nn.Sequential(...layers);
 }
 
@@ -79,15 +105,25 @@ export interface DiscriminatorOptions {
   dropout?: () => nn.Layer;
 }
 
-/** The discriminator: 784 → (Linear/LeakyReLU 0.2/Dropout 0.3) ×3 → Linear 128→1 → Sigmoid. */
-export function buildDiscriminator(opts: DiscriminatorOptions = {}): nn.Sequential {
-  const widths = [PIXELS, 512, 256, 128];
+/**
+ * The discriminator: 784 → (Linear + LeakyReLU 0.2 + Dropout 0.3) for 512,
+ * 256, 128 → Linear 128→1 → Sigmoid (children 0 … 10).
+ *
+ * @param opts how the dropout layers are made
+ * @param sizes the widths (default issue 16's)
+ * @returns the network
+ */
+export function buildDiscriminator(
+  opts: DiscriminatorOptions = {},
+  sizes: GanSizes = GAN_SIZES,
+): nn.Sequential {
+  const widths = [sizes.pixels, ...sizes.discriminator];
   const drop = opts.dropout ?? (() => new nn.Dropout(DROPOUT));
   const layers: nn.Layer[] = [];
   for (let i = 0; i + 1 < widths.length; i++) {
     layers.push(new nn.Linear(widths[i]!, widths[i + 1]!), new nn.LeakyReLU(LEAKY_SLOPE), drop());
   }
-  layers.push(new nn.Linear(128, 1), new nn.Sigmoid());
+  layers.push(new nn.Linear(widths[widths.length - 1]!, 1), new nn.Sigmoid());
   return new nn.Sequential(...layers);
 }
 
@@ -97,17 +133,21 @@ export class Gan extends nn.Module {
   readonly generator: nn.Sequential;
   /** The discriminator (`discriminator.*`). */
   readonly discriminator: nn.Sequential;
+  /** The widths. */
+  readonly sizes: GanSizes;
 
   /**
    * Build both networks with fresh weights from the global generator (seed with `manualSeed`):
    * the generator first, then the discriminator.
    *
    * @param opts how the discriminator's dropout layers are made
+   * @param sizes the widths (default issue 16's)
    */
-  constructor(opts: DiscriminatorOptions = {}) {
+  constructor(opts: DiscriminatorOptions = {}, sizes: GanSizes = GAN_SIZES) {
     super();
-    this.generator = this.registerModule("generator", buildGenerator());
-    this.discriminator = this.registerModule("discriminator", buildDiscriminator(opts));
+    this.sizes = sizes;
+    this.generator = this.registerModule("generator", buildGenerator(sizes));
+    this.discriminator = this.registerModule("discriminator", buildDiscriminator(opts, sizes));
   }
 }
 
@@ -181,10 +221,10 @@ export function ganStep(
   real: Tensor,
   draws?: StepDraws,
 ): StepMetrics {
-  const b = real.shape[0]!;
-  const z = draws?.z ?? randn([b, NOISE]);
+  const [b, pixels] = real.shape as [number, number];
+  const z = draws?.z ?? randn([b, gan.sizes.noise]);
   const fake = gan.generator.forward(z);
-  const noise = (k: number): Tensor => draws?.noise[k] ?? randn([b, PIXELS]);
+  const noise = (k: number): Tensor => draws?.noise[k] ?? randn([b, pixels]);
   const noisy = (x: Tensor, k: number): Tensor => x.add(noise(k).mul(INPUT_NOISE));
   const target = (v: number): Tensor => full([b, 1], v);
   const d = gan.discriminator;
@@ -232,31 +272,34 @@ export async function fixedNoise(n: number, seed: number): Promise<Float32Array>
  * Digits from the generator in evaluation mode (BatchNorm's running
  * statistics, as PyTorch's `eval()`), mapped from [-1, 1] to [0, 1].
  *
- * @param generator the generator (left in the mode it was in)
- * @param z `n × 128` noise values
+ * @param gan the networks (the generator is left in the mode it was in)
+ * @param z `n × noise` values
  * @param n how many digits
  * @param batch digits per forward pass (default 1000)
- * @returns `n × 784` pixels in [0, 1]
+ * @returns `n × pixels` values in [0, 1]
  */
 export async function generateDigits(
-  generator: nn.Sequential,
+  gan: Gan,
   z: Float32Array,
   n: number,
   batch = 1000,
 ): Promise<Float32Array> {
+  const { generator, sizes } = gan;
   const wasTraining = generator.training;
   generator.eval();
-  const out = new Float32Array(n * PIXELS);
+  const out = new Float32Array(n * sizes.pixels);
   try {
     for (let s = 0; s < n; s += batch) {
       const b = Math.min(batch, n - s);
       const y = tidy(() =>
         noGrad(() =>
-          generator.forward(tensor(z.subarray(s * NOISE, (s + b) * NOISE), [b, NOISE])).add(1)
-            .mul(0.5)
+          generator.forward(tensor(z.subarray(s * sizes.noise, (s + b) * sizes.noise), [
+            b,
+            sizes.noise,
+          ])).add(1).mul(0.5)
         )
       );
-      out.set(await y.data(), s * PIXELS);
+      out.set(await y.data(), s * sizes.pixels);
       y.dispose();
     }
   } finally {

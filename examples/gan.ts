@@ -41,7 +41,15 @@ import { join } from "node:path";
 import { data, init, manualSeed, nn, tensor } from "../mod.ts";
 import { fmt, parseFlags, runMain, UsageError } from "./_cli.ts";
 import { checkFinite, type MetricsRecord, readSafetensorsFile, Run } from "./_harness.ts";
-import { fixedNoise, Gan, ganOptimizers, ganStep, generateDigits, PIXELS } from "./_gan_model.ts";
+import {
+  fixedNoise,
+  Gan,
+  ganOptimizers,
+  ganStep,
+  generateDigits,
+  NOISE,
+  PIXELS,
+} from "./_gan_model.ts";
 import { analysisSvg, histogramSvg, individualSvg } from "./_gan_pictures.ts";
 import { type Judge, JUDGE_PATH, judgeImages, obtainJudge } from "./_judge.ts";
 import {
@@ -158,7 +166,8 @@ export const FLAGS = {
     min: 1,
     max: 10_000,
     placeholder: "N",
-    help: "write N digits from a saved checkpoint to <out>/sample.png, no training",
+    help: "write N digits from a saved checkpoint to <out>/sample.png (and with their z to " +
+      "sample.safetensors), no training",
   },
   checkpoint: {
     type: "string",
@@ -336,9 +345,37 @@ async function charts(records: MetricsRecord[], write: Write, what: string): Pro
   }
 }
 
+/** What the judge says about `n` digits of a generator from the summary's fixed noise. */
+async function judgeGenerator(
+  gan: Gan,
+  judge: Judge,
+  ref: Reference,
+  seed: number,
+  n: number,
+): Promise<{ digits: Float32Array; probs: Float32Array; summary: Record<string, unknown> }> {
+  const digits = await generateDigits(gan, await fixedNoise(n, seed + Z_SEED.summary), n);
+  const s = await scoreDigits(judge, ref, digits, n);
+  const j = summarizeJudgement(s.probs, n);
+  return {
+    digits,
+    probs: s.probs,
+    summary: {
+      digits: n,
+      perDigit: j.perDigit,
+      shares: j.shares,
+      minShare: Math.min(...j.shares),
+      meanConfidence: j.meanConfidence,
+      confidentShare: j.confidentShare,
+      confidenceThreshold: j.threshold,
+      inceptionScore: s.isScore,
+      frechetDistance: s.fid,
+    },
+  };
+}
+
 /** The summary over many generated digits: counts, confidence, scores and the pictures. */
 async function summarize(
-  generator: nn.Sequential,
+  gan: Gan,
   judge: Judge,
   ref: Reference,
   cfg: { seed: number; summarySamples: number },
@@ -346,27 +383,17 @@ async function summarize(
   what: string,
 ): Promise<Record<string, unknown>> {
   const n = cfg.summarySamples;
-  const z = await fixedNoise(n, cfg.seed + Z_SEED.summary);
-  const digits = await generateDigits(generator, z, n);
-  const s = await scoreDigits(judge, ref, digits, n);
-  const j = summarizeJudgement(s.probs, n);
+  const { digits, probs, summary: judged } = await judgeGenerator(gan, judge, ref, cfg.seed, n);
+  const j = summarizeJudgement(probs, n);
   const summary = {
-    digits: n,
-    perDigit: j.perDigit,
-    shares: j.shares,
-    minShare: Math.min(...j.shares),
-    meanConfidence: j.meanConfidence,
-    confidentShare: j.confidentShare,
-    confidenceThreshold: j.threshold,
-    inceptionScore: s.isScore,
-    frechetDistance: s.fid,
+    ...judged,
     realTestInceptionScore: ref.realIs,
     realTrainVsTestFrechetDistance: ref.realFid,
     realDigits: ref.count,
   };
   await write("summary.json", JSON.stringify(summary, null, 2) + "\n");
   const k = Math.min(GRID, n);
-  const p = predictions(s.probs.subarray(0, k * 10), k);
+  const p = predictions(probs.subarray(0, k * 10), k);
   await write(
     "analysis.svg",
     analysisSvg(digits.subarray(0, k * PIXELS), p.digit, p.confidence, {
@@ -376,7 +403,7 @@ async function summarize(
   const m = Math.min(6, n);
   await write(
     "individual.svg",
-    individualSvg(digits, s.probs, m, `${what}: the judge's probabilities`),
+    individualSvg(digits, probs, m, `${what}: the judge's probabilities`),
   );
   await write(
     "histogram.svg",
@@ -387,8 +414,10 @@ async function summarize(
       j.perDigit.map((c, d) => `${d}: ${c}`).join("  ") +
       `\n  mean confidence ${j.meanConfidence.toFixed(4)}, ` +
       `${(j.confidentShare * 100).toFixed(1)}% at ≥ ${j.threshold}; ` +
-      `Inception Score ${s.isScore.toFixed(3)} (real test digits ${ref.realIs.toFixed(3)}), ` +
-      `Fréchet distance ${s.fid.toFixed(3)} (real training vs test ${ref.realFid.toFixed(3)})`,
+      `Inception Score ${(judged.inceptionScore as number).toFixed(3)} ` +
+      `(real test digits ${ref.realIs.toFixed(3)}), ` +
+      `Fréchet distance ${(judged.frechetDistance as number).toFixed(3)} ` +
+      `(real training vs test ${ref.realFid.toFixed(3)})`,
   );
   return summary;
 }
@@ -512,13 +541,13 @@ async function train(v: Values, explicit: Set<string>): Promise<void> {
     },
     evaluate: async (): Promise<Record<string, number>> => {
       if (!evalZ || !judge || !ref) return {};
-      const digits = await generateDigits(gan.generator, evalZ, cfg.evalSamples);
+      const digits = await generateDigits(gan, evalZ, cfg.evalSamples);
       const s = await scoreDigits(judge, ref, digits, cfg.evalSamples);
       return { isScore: s.isScore, fid: s.fid };
     },
     afterEpoch: async (epoch) => {
       if (epoch % cfg.sampleEvery === 0 || epoch === run.epochs) {
-        const digits = await generateDigits(gan.generator, gridZ, GRID);
+        const digits = await generateDigits(gan, gridZ, GRID);
         await run.write(`samples/epoch_${epochName(epoch)}.png`, gridPng(digits, GRID));
       }
       if (cfg.deferScores) {
@@ -550,7 +579,7 @@ async function train(v: Values, explicit: Set<string>): Promise<void> {
   const what = `${run.epoch} epoch${run.epoch === 1 ? "" : "s"}, seed ${cfg.seed}`;
   await charts(run.records, (n, c) => run.write(n, c), what);
   if (judge && ref) {
-    await summarize(gan.generator, judge, ref, cfg, (n, c) => run.write(n, c), what);
+    await summarize(gan, judge, ref, cfg, (n, c) => run.write(n, c), what);
   } else {
     console.error(
       `gan: scores deferred; score this run with: ${COMMAND} --rescore --out ${v.out}`,
@@ -595,7 +624,7 @@ async function rescore(v: Values): Promise<void> {
       continue;
     }
     await loadGenerator(probe, file);
-    const digits = await generateDigits(probe.generator, evalZ, cfg.evalSamples);
+    const digits = await generateDigits(probe, evalZ, cfg.evalSamples);
     const s = await scoreDigits(judge, ref, digits, cfg.evalSamples);
     r.isScore = s.isScore;
     r.fid = s.fid;
@@ -604,7 +633,7 @@ async function rescore(v: Values): Promise<void> {
   await write("metrics.jsonl", records.map((r) => JSON.stringify(r) + "\n").join(""));
   const what = `${records.length} epochs, seed ${cfg.seed}`;
   await charts(records, write, what);
-  await summarize(gan.generator, judge, ref, cfg, write, what);
+  await summarize(gan, judge, ref, cfg, write, what);
   probe.dispose();
   gan.dispose();
 }
@@ -615,10 +644,18 @@ async function sample(v: Values): Promise<void> {
   const gan = new Gan();
   await loadGenerator(gan, path);
   const n = v.sample!;
-  const digits = await generateDigits(gan.generator, await fixedNoise(n, v.seed), n);
-  const out = join(v.out, "sample.png");
-  await data.writeFileAtomic(out, gridPng(digits, n, Math.ceil(Math.sqrt(n))));
-  console.log(`wrote ${n} digits from '${path}' (noise seed ${v.seed}) to ${out}`);
+  const z = await fixedNoise(n, v.seed);
+  const digits = await generateDigits(gan, z, n);
+  const png = join(v.out, "sample.png"), raw = join(v.out, "sample.safetensors");
+  await data.writeFileAtomic(png, gridPng(digits, n, Math.ceil(Math.sqrt(n))));
+  await data.writeFileAtomic(
+    raw,
+    nn.encodeSafetensors({
+      z: { dtype: "F32", shape: [n, NOISE], data: z },
+      images: { dtype: "F32", shape: [n, PIXELS], data: digits },
+    }, { checkpoint: path, seed: String(v.seed), pixels: "[0, 1] = (tanh output + 1) / 2" }),
+  );
+  console.log(`wrote ${n} digits from '${path}' (noise seed ${v.seed}) to ${png} and ${raw}`);
   gan.dispose();
 }
 
@@ -640,24 +677,9 @@ async function scoreGenerators(v: Values): Promise<void> {
   for (const f of files) {
     const gan = new Gan();
     await loadGenerator(gan, f);
-    const n = cfg.summarySamples;
-    const digits = await generateDigits(
-      gan.generator,
-      await fixedNoise(n, cfg.seed + Z_SEED.summary),
-      n,
-    );
-    const s = await scoreDigits(judge, ref, digits, n);
-    const j = summarizeJudgement(s.probs, n);
     results.push({
       generator: f,
-      digits: n,
-      perDigit: j.perDigit,
-      shares: j.shares,
-      minShare: Math.min(...j.shares),
-      meanConfidence: j.meanConfidence,
-      confidentShare: j.confidentShare,
-      inceptionScore: s.isScore,
-      frechetDistance: s.fid,
+      ...(await judgeGenerator(gan, judge, ref, cfg.seed, cfg.summarySamples)).summary,
     });
     gan.dispose();
   }
