@@ -1,17 +1,24 @@
 /**
  * Batched matrix product of the CPU backend.
  *
- * Large products copy op(A) and op(B) into float64 scratch panels (4 rows of
- * op(A), or 4 columns of op(B), interleaved along k) so the inner loop reads
- * both operands contiguously whatever the transpose flags, then run a 4×4
+ * Large products copy op(A) and op(B) into scratch panels (4 rows of op(A),
+ * or 4 columns of op(B), interleaved along k) so the inner loop reads both
+ * operands contiguously whatever the transpose flags, then run a 4×4
  * register-blocked micro-kernel: 16 accumulators in locals, one pass over k.
  * op(B) is packed in column blocks small enough to stay in L2 cache; op(A) in
- * row blocks that bound the scratch memory. Accumulation is in float64; the
- * result is rounded once when stored. Small products use a plain loop.
+ * row blocks that bound the scratch memory. This scalar path (and the plain
+ * loop that small products use) accumulates in float64 and rounds once when
+ * storing.
  *
  * Where WebAssembly SIMD is available (`simd.ts`) the panels are packed into
- * its memory and each 4-row strip runs there, two float64 lanes per
- * instruction: same sums in the same order, so the same bits, ≈ 3× faster.
+ * its memory and each 4-row strip runs there. Float64 tensors use two float64
+ * lanes per instruction: same sums in the same order, so the same bits as the
+ * scalar kernel, ≈ 3× faster. Float32 tensors use four float32 lanes and
+ * accumulate in float32 (fused multiply-adds where the runtime has relaxed
+ * SIMD), as BLAS libraries do: op(B) is packed 8 columns wide for a 4 × 8
+ * block of accumulators. Without SIMD, float32 products accumulate in float64.
+ * Every element is computed the same way on every thread, so the pool gives
+ * the same bits as one thread.
  *
  * @module
  */
@@ -23,6 +30,8 @@ import { type SimdKernel, simdKernel } from "./simd.ts";
 const MR = 4;
 /** Columns of op(B) per micro-kernel call. */
 const NR = 4;
+/** Columns of op(B) per float32 SIMD panel (two 4-lane vectors). */
+const NR32 = 8;
 /** Products with fewer multiply-adds than this use the plain loop. */
 const SMALL = 4096;
 /** Elements of packed op(B) per column block (512 KiB of float64: half of L2 here). */
@@ -36,9 +45,9 @@ const edge = new Float64Array(MR * NR);
 let rowAcc = new Float64Array(0);
 
 /**
- * Copy `count` lines of a matrix into 4-wide panels interleaved along k:
+ * Copy `count` lines of a matrix into `w`-wide panels interleaved along k:
  * element (line l, depth p) sits at `src[off + l·ls + p·ks]` and goes to
- * `dst[⌊l/4⌋·4k + p·4 + l mod 4]`. A last partial panel is padded with zeros.
+ * `dst[dOff + ⌊l/w⌋·w·k + p·w + l mod w]`. A last partial panel is padded with zeros.
  */
 function pack(
   src: TypedArray,
@@ -47,13 +56,14 @@ function pack(
   ks: number,
   count: number,
   k: number,
-  dst: Float64Array,
+  dst: Float64Array | Float32Array,
   dOff = 0,
+  w = 4,
 ): void {
   let d = dOff;
-  for (let l = 0; l < count; l += 4) {
+  for (let l = 0; l < count; l += w) {
     const s0 = off + l * ls;
-    if (count - l >= 4) {
+    if (w === 4 && count - l >= 4) {
       const s1 = s0 + ls, s2 = s1 + ls, s3 = s2 + ls;
       for (let p = 0, q = 0; p < k; p++, q += ks, d += 4) {
         dst[d] = src[s0 + q]!;
@@ -61,10 +71,17 @@ function pack(
         dst[d + 2] = src[s2 + q]!;
         dst[d + 3] = src[s3 + q]!;
       }
+    } else if (ks === 1 && count - l >= w) {
+      // lines contiguous along k: read each line once, scatter with stride w
+      for (let r = 0; r < w; r++) {
+        const sr = s0 + r * ls;
+        for (let p = 0, q = d + r; p < k; p++, q += w) dst[q] = src[sr + p]!;
+      }
+      d += w * k;
     } else {
-      const lines = count - l;
+      const lines = Math.min(w, count - l);
       for (let p = 0; p < k; p++) {
-        for (let r = 0; r < 4; r++, d++) dst[d] = r < lines ? src[s0 + r * ls + p * ks]! : 0;
+        for (let r = 0; r < w; r++, d++) dst[d] = r < lines ? src[s0 + r * ls + p * ks]! : 0;
       }
     }
   }
@@ -188,10 +205,13 @@ function simpleProduct(
   }
 }
 
-/** Lines per block so that a block of `k`-long lines holds at most `budget` elements. */
-function blockLines(total: number, k: number, budget: number): number {
-  const lines = Math.max(4, Math.floor(budget / k / 4) * 4);
-  return Math.min(lines, Math.ceil(total / 4) * 4);
+/**
+ * Lines per block so that a block of `k`-long lines holds at most `budget`
+ * elements: a multiple of `w`.
+ */
+function blockLines(total: number, k: number, budget: number, w = 4): number {
+  const lines = Math.max(w, Math.floor(budget / k / w) * w);
+  return Math.min(lines, Math.ceil(total / w) * w);
 }
 
 /** One product through the packed kernel. */
@@ -210,12 +230,14 @@ function packedProduct(
 ): void {
   const { n, k } = p;
   const rows = r1 - r0;
-  const mc = blockLines(rows, k, A_BLOCK), nc = blockLines(n, k, B_BLOCK);
+  const mc = blockLines(rows, k, A_BLOCK);
   const simd = simdKernel();
   if (simd) {
+    const nc = blockLines(n, k, B_BLOCK, c instanceof Float32Array ? NR32 : NR);
     simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, mc, nc, r0, r1);
     return;
   }
+  const nc = blockLines(n, k, B_BLOCK);
   if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
   if (packedB.length < nc * k) packedB = new Float64Array(nc * k);
   for (let jc = 0; jc < n; jc += nc) {
@@ -236,9 +258,11 @@ function packedProduct(
 }
 
 /**
- * {@link packedProduct} through the WebAssembly SIMD strip kernel: the panels
+ * {@link packedProduct} through a WebAssembly SIMD strip kernel: the panels
  * are packed into its memory (C strip, then op(A) block, then op(B) block) and
- * each 4-row strip is copied out of it into c, rounded once.
+ * each 4-row strip is copied out of it into c, rounded once. Float32 output
+ * uses the float32 kernel (op(B) packed 8 columns wide, float32
+ * accumulation); anything else the float64 one.
  */
 function simdProduct(
   simd: SimdKernel,
@@ -258,26 +282,29 @@ function simdProduct(
 ): void {
   const { n, k } = p;
   const rows = r1 - r0;
+  const f32 = c instanceof Float32Array;
+  const w = f32 ? NR32 : NR;
   const aBase = MR * nc, bBase = aBase + mc * k;
-  simd.reserve(bBase + nc * k);
+  simd.reserve((bBase + nc * k) * (f32 ? 4 : 8));
   for (let jc = 0; jc < n; jc += nc) {
-    const nw = Math.min(nc, n - jc), nwPad = Math.ceil(nw / NR) * NR;
+    const nw = Math.min(nc, n - jc), nwPad = Math.ceil(nw / w) * w;
     if (!(nc >= n && reuse.b === bOff)) {
-      pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, simd.f64, bBase);
+      pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, f32 ? simd.f32 : simd.f64, bBase, w);
       reuse.b = nc >= n ? bOff : -1;
     }
     for (let ic = r0; ic < r1; ic += mc) {
       const mh = Math.min(mc, r1 - ic);
       if (!(mc >= rows && reuse.a === aOff)) {
-        pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, simd.f64, aBase);
+        pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, f32 ? simd.f32 : simd.f64, aBase);
         reuse.a = mc >= rows ? aOff : -1;
       }
       for (let i0 = 0; i0 < mh; i0 += MR) {
-        simd.strip(aBase + i0 * k, bBase, 0, nwPad, k);
-        const f = simd.f64, rows = Math.min(MR, mh - i0);
+        if (f32) simd.strip32(aBase + i0 * k, bBase, 0, nwPad, k);
+        else simd.strip(aBase + i0 * k, bBase, 0, nwPad, k);
+        const f = f32 ? simd.f32 : simd.f64, rows = Math.min(MR, mh - i0);
         for (let r = 0; r < rows; r++) {
           const o = cOff + (ic + i0 + r) * n + jc, q = r * nwPad;
-          for (let j = 0; j < nw; j++) c[o + j] = f[q + j]!;
+          c.set(f.subarray(q, q + nw), o);
         }
       }
     }

@@ -6,8 +6,9 @@
  * step's gate gradients) into a contiguous float64 panel and runs the
  * backend's register-blocked matmul on it, so the B·G·H·H multiply-adds of a
  * step read contiguous memory; the gate nonlinearities and the cell update
- * then run as one pass per (row, hidden unit). Everything is computed in
- * float64 and rounded once when stored.
+ * then run as one pass per (row, hidden unit). For float32 storage the
+ * product accumulates in float32 (as PyTorch's does); the gate arithmetic is
+ * float64, rounded once when stored.
  *
  * Each batch row's outputs depend only on that row, so a large step is split
  * by batch rows across the threads of `pool.ts` (a chunk gathers, multiplies
@@ -40,12 +41,16 @@ export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardAr
 /** Resolves a storage to its elements after the backend's ownership checks. */
 export type ArrayOf = (s: Storage, role: string) => TypedArray;
 
-/** Scratch panels reused across calls (grown on demand). */
+/** Scratch panels reused across calls (grown on demand): float64 and float32. */
 let panel: Float64Array = new Float64Array(0);
 let product: Float64Array = new Float64Array(0);
+let panel32: Float32Array = new Float32Array(0);
+let product32: Float32Array = new Float32Array(0);
 
-function grow(a: Float64Array, n: number): Float64Array {
-  return a.length >= n ? a : new Float64Array(Math.max(n, 2 * a.length));
+function grow<T extends Float64Array | Float32Array>(a: T, n: number): T {
+  if (a.length >= n) return a;
+  const size = Math.max(n, 2 * a.length);
+  return (a instanceof Float32Array ? new Float32Array(size) : new Float64Array(size)) as T;
 }
 
 /** The elements of `r` after checking that `rows` rows of `width` fit. */
@@ -80,7 +85,9 @@ function flatArray(arrayOf: ArrayOf, op: string, role: string, s: Storage, n: nu
 /**
  * `product[b − b0, :] = src rows b0…b1−1 · op(W)` for rows of `k` elements at
  * `off + b·stride`: the rows are gathered into a contiguous panel first. With
- * `transW` W is [n, k] (h·W_hhᵀ), otherwise [k, n] (dg·W_hh).
+ * `transW` W is [n, k] (h·W_hhᵀ), otherwise [k, n] (dg·W_hh). Float32 operands
+ * are multiplied in float32 (the matmul's float32 kernel, as BLAS does),
+ * float64 ones in float64.
  */
 function rowsTimesW(
   src: TypedArray,
@@ -92,11 +99,17 @@ function rowsTimesW(
   w: TypedArray,
   n: number,
   transW: boolean,
-): Float64Array {
+): Float64Array | Float32Array {
   const rows = b1 - b0;
-  panel = grow(panel, rows * k);
-  product = grow(product, rows * n);
-  const p = panel;
+  const f32 = src instanceof Float32Array && w instanceof Float32Array;
+  let p: Float64Array | Float32Array, out: Float64Array | Float32Array;
+  if (f32) {
+    p = panel32 = grow(panel32, rows * k);
+    out = product32 = grow(product32, rows * n);
+  } else {
+    p = panel = grow(panel, rows * k);
+    out = product = grow(product, rows * n);
+  }
   for (let b = b0; b < b1; b++) {
     const so = off + b * stride, d = (b - b0) * k;
     for (let i = 0; i < k; i++) p[d + i] = src[so + i]!;
@@ -111,8 +124,8 @@ function rowsTimesW(
     strideA: 0,
     strideB: 0,
   };
-  matmulKernel(p, w, product, params, false);
-  return product;
+  matmulKernel(p, w, out, params, false);
+  return out;
 }
 
 function sigmoid(v: number): number {

@@ -1,13 +1,19 @@
 /**
- * A WebAssembly SIMD micro-kernel for the CPU matmul: one strip of 4 rows of
- * packed op(A) times a block of packed op(B), two float64 lanes per
- * instruction. The module is assembled here from its bytes (no toolchain, no
- * file to fetch) and instantiated once, synchronously, on first use.
+ * WebAssembly SIMD micro-kernels for the CPU matmul: one strip of 4 rows of
+ * packed op(A) times a block of packed op(B). The module is assembled here
+ * from its bytes (no toolchain, no file to fetch) and instantiated once,
+ * synchronously, on first use. It has two kernels:
  *
- * Each output element is the same float64 sum as the scalar micro-kernel of
- * `matmul.ts` computes: products added in order of k, one rounding per
- * multiply and per add (WebAssembly has no fused multiply-add), so results
- * are bit-identical with or without SIMD.
+ * - `strip` (float64 tensors): two float64 lanes per instruction; each output
+ *   element is the same float64 sum as the scalar micro-kernel of `matmul.ts`
+ *   computes (products added in order of k, one rounding per multiply and per
+ *   add), so float64 results are bit-identical with or without SIMD.
+ * - `strip32` (float32 tensors): four float32 lanes per instruction, float32
+ *   accumulation in order of k as PyTorch and every BLAS do, 4 rows × 8 columns
+ *   of accumulators. Where the runtime has WebAssembly relaxed SIMD (probed at
+ *   start-up) each step is one `f32x4.relaxed_madd` (a fused multiply-add on
+ *   x86 with FMA); elsewhere a multiply then an add. Either way a given
+ *   runtime computes every element the same way, whichever thread runs it.
  *
  * Where WebAssembly or its SIMD extension is unavailable, {@link simdKernel}
  * returns null and the caller keeps its scalar loop.
@@ -47,52 +53,66 @@ const I32_CONST = 0x41, I32_ADD = 0x6a, I32_SUB = 0x6b, I32_MUL = 0x6c, I32_LT_S
 const SIMD = 0xfd;
 const V_LOAD = [SIMD, 0x00], V_STORE = [SIMD, 0x0b], V_LOAD64_SPLAT = [SIMD, 0x0a];
 const F64X2_ADD = [SIMD, 0xf0, 0x01], F64X2_MUL = [SIMD, 0xf2, 0x01];
+const F32X4_ADD = [SIMD, 0xe4, 0x01], F32X4_MUL = [SIMD, 0xe6, 0x01];
+const F32X4_RELAXED_MADD = [SIMD, 0x85, 0x02];
+const V_LOAD32_SPLAT = [SIMD, 0x09];
 const V_CONST0 = [SIMD, 0x0c, ...new Array(16).fill(0)];
 
 /** memarg for an 8-byte-aligned access at a constant offset. */
 const mem = (offset: number, align = 3): number[] => [align, ...uleb(offset)];
 
 /**
- * The function `strip(ap, bp, c, nw, k)` (byte offsets into memory):
- * for j0 = 0, 4, … < nw, c[r, j0..j0+3] = Σ_p ap[p·4 + r] · bp[j0·k + p·4 + 0..3]
- * for r = 0..3, with c a 4 × nw row-major float64 block (nw a multiple of 4).
+ * A strip kernel's body for elements of `size` bytes (8: float64, two lanes;
+ * 4: float32, four lanes): `f(ap, bp, c, nw, k)` (byte offsets into memory)
+ * computes, for j0 = 0, w, 2w, … < nw with w = 32 / size columns,
+ * c[r, j0..j0+w-1] = Σ_p ap[p·4 + r] · bp[j0·k + p·w + 0..w-1] for r = 0..3,
+ * products added in order of p; c is a 4 × nw row-major block (nw a multiple
+ * of w). Each step is a multiply then an add, or with `fma` one relaxed fused
+ * multiply-add (float32 only).
  */
-function stripBody(): number[] {
+function stripBody(size: 8 | 4, fma = false): number[] {
   // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k; locals: 5 j0, 6 ai, 7 bi, 8 cnt, 9 co (i32);
-  // 10..17 accumulators acc[r][h] (v128), 18 b01, 19 b23, 20 a (v128)
+  // 10..17 accumulators acc[r][h] (v128), 18 b0, 19 b1, 20 a (v128)
   const AP = 0, BP = 1, C = 2, NW = 3, K = 4, J0 = 5, AI = 6, BI = 7, CNT = 8, CO = 9;
-  const ACC = 10, B01 = 18, B23 = 19, A = 20;
+  const ACC = 10, B0 = 18, B1 = 19, A = 20;
+  const f64 = size === 8, w = 32 / size, align = f64 ? 3 : 2;
+  const [mul, add] = f64 ? [F64X2_MUL, F64X2_ADD] : [F32X4_MUL, F32X4_ADD];
   const code: number[] = [];
   const e = (...b: (number | number[])[]) => {
     for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
   };
+  // acc = a · b + acc
+  const madd = (acc: number, b: number) =>
+    fma && !f64
+      ? e(GET, A, GET, b, GET, acc, F32X4_RELAXED_MADD, SET, acc)
+      : e(GET, acc, GET, A, GET, b, mul, add, SET, acc);
   e(I32_CONST, 0, SET, J0);
   e(LOOP, VOID); // j loop
   e(GET, AP, SET, AI);
-  // bi = bp + j0 * k * 8
-  e(GET, BP, GET, J0, GET, K, I32_MUL, I32_CONST, 8, I32_MUL, I32_ADD, SET, BI);
+  // bi = bp + j0 * k * size
+  e(GET, BP, GET, J0, GET, K, I32_MUL, I32_CONST, size, I32_MUL, I32_ADD, SET, BI);
   for (let i = 0; i < 8; i++) e(V_CONST0, SET, ACC + i);
   e(GET, K, SET, CNT);
   e(LOOP, VOID); // p loop
-  e(GET, BI, V_LOAD, mem(0, 4), SET, B01);
-  e(GET, BI, V_LOAD, mem(16, 4), SET, B23);
+  e(GET, BI, V_LOAD, mem(0, 4), SET, B0);
+  e(GET, BI, V_LOAD, mem(16, 4), SET, B1);
   for (let r = 0; r < 4; r++) {
-    e(GET, AI, V_LOAD64_SPLAT, mem(8 * r), SET, A);
-    e(GET, ACC + 2 * r, GET, A, GET, B01, F64X2_MUL, F64X2_ADD, SET, ACC + 2 * r);
-    e(GET, ACC + 2 * r + 1, GET, A, GET, B23, F64X2_MUL, F64X2_ADD, SET, ACC + 2 * r + 1);
+    e(GET, AI, f64 ? V_LOAD64_SPLAT : V_LOAD32_SPLAT, mem(size * r, align), SET, A);
+    madd(ACC + 2 * r, B0);
+    madd(ACC + 2 * r + 1, B1);
   }
-  e(GET, AI, I32_CONST, 32, I32_ADD, SET, AI);
+  e(GET, AI, I32_CONST, 4 * size, I32_ADD, SET, AI);
   e(GET, BI, I32_CONST, 32, I32_ADD, SET, BI);
   e(GET, CNT, I32_CONST, 1, I32_SUB, TEE, CNT, BR_IF, 0);
   e(END);
-  // co = c + j0 * 8; rows are nw * 8 bytes apart
-  e(GET, C, GET, J0, I32_CONST, 8, I32_MUL, I32_ADD, SET, CO);
+  // co = c + j0 * size; rows are nw * size bytes apart
+  e(GET, C, GET, J0, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
   for (let r = 0; r < 4; r++) {
-    if (r > 0) e(GET, CO, GET, NW, I32_CONST, 8, I32_MUL, I32_ADD, SET, CO);
+    if (r > 0) e(GET, CO, GET, NW, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
     e(GET, CO, GET, ACC + 2 * r, V_STORE, mem(0, 4));
     e(GET, CO, GET, ACC + 2 * r + 1, V_STORE, mem(16, 4));
   }
-  e(GET, J0, I32_CONST, 4, I32_ADD, TEE, J0, GET, NW, I32_LT_S, BR_IF, 0);
+  e(GET, J0, I32_CONST, w, I32_ADD, TEE, J0, GET, NW, I32_LT_S, BR_IF, 0);
   e(END);
   e(END); // function
   const locals = vec([[...uleb(5), I32], [...uleb(11), V128]]);
@@ -100,29 +120,26 @@ function stripBody(): number[] {
   return [...uleb(body.length), ...body];
 }
 
-/** The module's bytes: imports memory `env.mem`, exports `strip`. */
-function moduleBytes(): Uint8Array {
+/**
+ * The module's bytes: imports memory `env.mem`, exports `strip` and `strip32`
+ * (with relaxed fused multiply-adds when `fma`).
+ */
+function moduleBytes(fma: boolean): Uint8Array {
   const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0]]));
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
-  const funcs = section(3, vec([[0]]));
-  const exports = section(7, vec([[...name("strip"), 0x00, 0]]));
-  const code = section(10, vec([stripBody()]));
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...type,
-    ...imports,
-    ...funcs,
-    ...exports,
-    ...code,
-  ]);
+  const funcs = section(3, vec([[0], [0]]));
+  const exports = section(
+    7,
+    vec([[...name("strip"), 0x00, 0], [...name("strip32"), 0x00, 1]]),
+  );
+  const code = section(10, vec([stripBody(8), stripBody(4, fma)]));
+  return wasm(type, imports, funcs, exports, code);
+}
+
+/** A WebAssembly module: magic, version 1, then the given sections. */
+function wasm(...sections: number[][]): Uint8Array {
+  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...sections.flat()]);
 }
 
 /** The instantiated SIMD kernel with its memory. */
@@ -132,10 +149,48 @@ export interface SimdKernel {
    * elements of {@link SimdKernel.f64}.
    */
   strip(ap: number, bp: number, c: number, nw: number, k: number): void;
-  /** Make sure the memory holds at least `elements` float64s (views are refreshed). */
-  reserve(elements: number): void;
+  /**
+   * Run one float32 strip (4 rows × a multiple of 8 columns, see the module
+   * description). All offsets are in float32 elements of {@link SimdKernel.f32}.
+   */
+  strip32(ap: number, bp: number, c: number, nw: number, k: number): void;
+  /** Make sure the memory holds at least `bytes` bytes (views are refreshed). */
+  reserve(bytes: number): void;
   /** The memory as float64 (replaced when the memory grows). */
   f64: Float64Array;
+  /** The memory as float32 (replaced when the memory grows). */
+  f32: Float32Array;
+  /** Whether `strip32` uses relaxed-SIMD fused multiply-adds. */
+  fma: boolean;
+}
+
+/**
+ * Whether this runtime validates WebAssembly relaxed SIMD: a one-function
+ * module using `f32x4.relaxed_madd` compiles. Turned off with
+ * `WGRAD_CPU_FMA=0`.
+ */
+function relaxedSimd(): boolean {
+  if (envFlag("WGRAD_CPU_FMA") === "0") return false;
+  const body = [0, ...V_CONST0, ...V_CONST0, ...V_CONST0, ...F32X4_RELAXED_MADD, 0x1a, END];
+  const bytes = wasm(
+    section(1, vec([[0x60, 0, 0]])),
+    section(3, vec([[0]])),
+    section(10, vec([[...uleb(body.length), ...body]])),
+  );
+  try {
+    return WebAssembly.validate(bytes as BufferSource);
+  } catch {
+    return false;
+  }
+}
+
+/** An environment variable, or undefined where there is none or no permission to read it. */
+function envFlag(name: string): string | undefined {
+  try {
+    return typeof Deno !== "undefined" ? Deno.env.get(name) : undefined;
+  } catch {
+    return undefined; // no env permission
+  }
 }
 
 let instance: SimdKernel | null | undefined;
@@ -164,31 +219,24 @@ export function simdKernel(): SimdKernel | null {
   instance = null;
   try {
     if (typeof WebAssembly === "undefined") return null;
-    let disabled = false;
-    try {
-      disabled = typeof Deno !== "undefined" && Deno.env.get("WGRAD_CPU_SIMD") === "0";
-    } catch {
-      // no env permission: keep SIMD on
-    }
-    if (disabled) return null;
+    if (envFlag("WGRAD_CPU_SIMD") === "0") return null;
     const memory = new WebAssembly.Memory({ initial: 1 });
-    const mod = new WebAssembly.Module(moduleBytes() as BufferSource);
+    const fma = relaxedSimd();
+    const mod = new WebAssembly.Module(moduleBytes(fma) as BufferSource);
     const inst = new WebAssembly.Instance(mod, { env: { mem: memory } });
-    const strip = inst.exports.strip as (
-      ap: number,
-      bp: number,
-      c: number,
-      nw: number,
-      k: number,
-    ) => void;
+    type Strip = (ap: number, bp: number, c: number, nw: number, k: number) => void;
+    const strip = inst.exports.strip as Strip, strip32 = inst.exports.strip32 as Strip;
     const k: SimdKernel = {
       f64: new Float64Array(memory.buffer),
+      f32: new Float32Array(memory.buffer),
+      fma,
       strip: (ap, bp, c, nw, kk) => strip(ap * 8, bp * 8, c * 8, nw, kk),
-      reserve(elements: number): void {
-        const bytes = elements * 8;
+      strip32: (ap, bp, c, nw, kk) => strip32(ap * 4, bp * 4, c * 4, nw, kk),
+      reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;
         memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));
         k.f64 = new Float64Array(memory.buffer);
+        k.f32 = new Float32Array(memory.buffer);
       },
     };
     instance = k;
