@@ -631,6 +631,14 @@ async function rescore(v: Values): Promise<void> {
     console.log(`epoch ${r.epoch}  IS ${fmt(s.isScore)}  FID ${fmt(s.fid)}`);
   }
   await write("metrics.jsonl", records.map((r) => JSON.stringify(r) + "\n").join(""));
+  // A run stopped before its planned end has no grid of its last epoch yet: draw it as the end
+  // of training would have.
+  const last = records.at(-1)?.epoch;
+  const grid = `samples/epoch_${epochName(last ?? 0)}.png`;
+  if (last !== undefined && !(await Deno.stat(join(v.out, grid)).catch(() => null))) {
+    const digits = await generateDigits(gan, await fixedNoise(GRID, cfg.seed + Z_SEED.grid), GRID);
+    await write(grid, gridPng(digits, GRID));
+  }
   const what = `${records.length} epochs, seed ${cfg.seed}`;
   await charts(records, write, what);
   await summarize(gan, judge, ref, cfg, write, what);

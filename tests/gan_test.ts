@@ -312,6 +312,43 @@ Deno.test("gan.ts end to end: a tiny run, --sample, --score-generator, usage err
       assert.ok(Number.isFinite(s.generators[0].frechetDistance));
       assert.ok(Number.isFinite(s.realTestInceptionScore));
     });
+    await t.step(
+      "--defer-scores keeps each epoch's generator; --rescore scores them later",
+      async () => {
+        const deferred = join(dir, "deferred");
+        const args = tiny.filter((a, i) => a !== "--epochs" && tiny[i - 1] !== "--epochs");
+        const r = await runProgram("examples/gan.ts", [
+          ...args,
+          "--epochs",
+          "1",
+          "--sample-every",
+          "5",
+          "--defer-scores",
+          "--out",
+          deferred,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.deepEqual(await files(join(deferred, "generators")), ["epoch_001.safetensors"]);
+        assert.ok(!(await files(deferred)).includes("summary.json"));
+        assert.ok(!("isScore" in (await metricLines(deferred))[0]!));
+        const again = await runProgram("examples/gan.ts", [
+          "--rescore",
+          "--judge",
+          judgePath,
+          "--backend",
+          "cpu",
+          "--out",
+          deferred,
+        ]);
+        assert.equal(again.code, 0, again.stderr);
+        const m = await metricLines(deferred);
+        assert.ok(Number.isFinite(m[0]!.isScore) && Number.isFinite(m[0]!.fid));
+        for (const f of ["summary.json", "analysis.svg", "scores.svg", "samples"]) {
+          assert.ok((await files(deferred)).includes(f), f);
+        }
+        assert.deepEqual(await files(join(deferred, "samples")), ["epoch_001.png"]);
+      },
+    );
     await t.step("usage and runtime errors: one line, exit 2 or 1", async () => {
       assertFails(
         await runProgram("examples/gan.ts", ["--sample", "4", "--epochs", "3"]),
