@@ -3,14 +3,16 @@
  * random data of the real shapes (seed 0, on the default backend):
  * the row classifier's step (LSTM 28→128 over 28 rows, batch 128, Linear
  * 128→10 on the last step, cross-entropy, RMSprop 1e-3 with Keras's rho and
- * eps) and one GAN step (batch 128: the discriminator on real and detached
- * fake batches with input noise and smoothed targets, then the generator).
+ * eps) and one GAN step of `examples/_gan_model.ts` (batch 128: the
+ * discriminator on real and detached fake batches with input noise and
+ * smoothed targets, then the generator).
  * `bench/reference/torch_worker.py` builds the same two in PyTorch.
  *
  * @module
  */
-import { manualSeed, nn, optim, rand, randn, type Tensor, tensor, tidy } from "../mod.ts";
+import { manualSeed, nn, optim, rand, tensor, tidy } from "../mod.ts";
 import { RowClassifier } from "../examples/_classify_model.ts";
+import { Gan, ganOptimizers, ganStep, PIXELS } from "../examples/_gan_model.ts";
 
 /** A timed repetition: resolves once its loss is read back. */
 export type Rep = () => Promise<number>;
@@ -36,55 +38,17 @@ export function buildClassifyStep(_backend: "cpu" | "webgpu"): Rep {
   };
 }
 
-/** One GAN step (issue 16's networks, losses and optimizers). */
+/** One GAN step as `examples/gan.ts` trains it (`examples/_gan_model.ts`), batch 128. */
 export function buildGanStep(_backend: "cpu" | "webgpu"): Rep {
   manualSeed(0);
-  const g = new nn.Sequential(
-    new nn.Linear(128, 256),
-    new nn.BatchNorm1d(256),
-    new nn.ReLU(),
-    new nn.Linear(256, 512),
-    new nn.BatchNorm1d(512),
-    new nn.ReLU(),
-    new nn.Linear(512, 1024),
-    new nn.BatchNorm1d(1024),
-    new nn.ReLU(),
-    new nn.Linear(1024, 784),
-    new nn.Tanh(),
-  );
-  const d = new nn.Sequential(
-    new nn.Linear(784, 512),
-    new nn.LeakyReLU(0.2),
-    new nn.Dropout(0.3),
-    new nn.Linear(512, 256),
-    new nn.LeakyReLU(0.2),
-    new nn.Dropout(0.3),
-    new nn.Linear(256, 128),
-    new nn.LeakyReLU(0.2),
-    new nn.Dropout(0.3),
-    new nn.Linear(128, 1),
-    new nn.Sigmoid(),
-  );
-  const og = new optim.Adam(g.parameters(), { lr: 1e-4, betas: [0.5, 0.999] });
-  const od = new optim.Adam(d.parameters(), { lr: 3e-4, betas: [0.5, 0.999] });
-  const b = 128;
-  const real = rand([b, 784]).mul(2).sub(1);
-  const full = (v: number) => tensor(new Float32Array(b).fill(v), [b, 1]);
-  const [t09, t01, t1] = [full(0.9), full(0.1), full(1)];
-  const noisy = (x: Tensor) => x.add(randn([b, 784]).mul(0.05));
+  const gan = new Gan();
+  const opt = ganOptimizers(gan, { lrG: 1e-4, lrD: 3e-4 });
+  gan.train();
+  const real = rand([128, PIXELS]).mul(2).sub(1);
   return async () => {
     const loss = tidy(() => {
-      const fake = g.forward(randn([b, 128]));
-      od.zeroGrad();
-      const lossD = nn.bceLoss(d.forward(noisy(real)), t09)
-        .add(nn.bceLoss(d.forward(noisy(fake.detach())), t01));
-      lossD.backward();
-      od.step();
-      og.zeroGrad();
-      const lossG = nn.bceLoss(d.forward(noisy(fake)), t1);
-      lossG.backward();
-      og.step();
-      return lossD.add(lossG);
+      const m = ganStep(gan, opt, real);
+      return m.lossD.add(m.lossG);
     });
     const v = await loss.item();
     loss.dispose();
