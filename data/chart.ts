@@ -123,8 +123,9 @@ export function lineChartSpec(opts: LineChartOptions): Record<string, unknown> {
  * await writeFileAtomic(Deno.makeTempDirSync() + "/loss.svg", svg);
  * ```
  */
-export function lineChartSvg(opts: LineChartOptions): Promise<string> {
-  return vegaLiteSvg(lineChartSpec(opts));
+export async function lineChartSvg(opts: LineChartOptions): Promise<string> {
+  // async: a bad series rejects the promise rather than throwing before it exists
+  return await vegaLiteSvg(lineChartSpec(opts));
 }
 
 /**
