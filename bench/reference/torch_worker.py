@@ -96,50 +96,20 @@ def classify():
 
 
 def gan():
+    # the GAN of examples/gan.ts, as fixtures/gan_torch.py defines and trains it
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures"))
+    from gan_torch import discriminator, gan_step, generator, optimizers
+
     torch.manual_seed(0)
-    g = nn.Sequential(
-        nn.Linear(128, 256), nn.BatchNorm1d(256), nn.ReLU(),
-        nn.Linear(256, 512), nn.BatchNorm1d(512), nn.ReLU(),
-        nn.Linear(512, 1024), nn.BatchNorm1d(1024), nn.ReLU(),
-        nn.Linear(1024, 784), nn.Tanh())
-    d = nn.Sequential(
-        nn.Linear(784, 512), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-        nn.Linear(512, 256), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-        nn.Linear(256, 128), nn.LeakyReLU(0.2), nn.Dropout(0.3),
-        nn.Linear(128, 1), nn.Sigmoid())
-    og = torch.optim.Adam(g.parameters(), lr=1e-4, betas=(0.5, 0.999))
-    od = torch.optim.Adam(d.parameters(), lr=3e-4, betas=(0.5, 0.999))
+    g, d = generator(), discriminator()
+    og, od = optimizers(g, d)
     real = torch.rand(128, 784) * 2 - 1
-    b = real.shape[0]
 
     def step():
-        z = torch.randn(b, 128)
-        fake = g(z)
-        od.zero_grad()
-        p_real = d(real + 0.05 * torch.randn_like(real))
-        p_fake = d(fake.detach() + 0.05 * torch.randn_like(fake))
-        loss_d = F.binary_cross_entropy(p_real, torch.full_like(p_real, 0.9)) + \
-            F.binary_cross_entropy(p_fake, torch.full_like(p_fake, 0.1))
-        loss_d.backward()
-        od.step()
-        og.zero_grad()
-        p = d(fake + 0.05 * torch.randn_like(fake))
-        loss_g = F.binary_cross_entropy(p, torch.ones_like(p))
-        loss_g.backward()
-        og.step()
+        loss_d, loss_g, _, _ = gan_step(g, d, og, od, real)
         return loss_d.item() + loss_g.item()
 
     return step
-
-
-BUILD = {
-    "lstm": lambda: headline("lstm"),
-    "gru": lambda: headline("gru"),
-    "gen-lstm": lambda: generation("lstm"),
-    "gen-gru": lambda: generation("gru"),
-    "classify": classify,
-    "gan": gan,
-}
 
 
 def main():
