@@ -122,7 +122,7 @@ function winnerMask(cmp: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
 
 const binaryRules: Partial<Record<BinaryOp, BinaryRule>> = {
   add: (g) => [g, g],
-  sub: (g) => [g, g.neg()],
+  sub: (g, _a, _b, na, nb) => [na ? g : null, nb ? g.neg() : null],
   mul: (g, a, b, na, nb) => [na ? g.mul(b) : null, nb ? g.mul(a) : null],
   div: (g, a, b, na, nb) => [na ? g.div(b) : null, nb ? g.mul(a).div(b.mul(b)).neg() : null],
   pow: (g, a, b, na, nb) => [
