@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Backend, BackendName, DType, Storage, TypedArray } from "./backend.ts";
+import type { Backend, BackendName, DType, Storage, TypedArray, View } from "./backend.ts";
 import {
   cpuBackend,
   defaultBackendName,
@@ -26,26 +26,124 @@ import * as red from "./ops/reduce.ts";
 import * as sh from "./ops/shape.ts";
 import { matmul as matmulOp } from "./ops/matmul.ts";
 
-/** Memory shared by tensors that view the same data. */
+/**
+ * A strided read of another buffer that no kernel has copied yet: the
+ * deferred result of a slice, kept so that consumers able to read strided
+ * memory (a later copy) read the source directly. @internal
+ */
+export interface PendingView {
+  /** The buffer read (one reference held until the view is copied or released). */
+  readonly src: Buf;
+  /** Where in `src` the elements are, in the view's own shape. */
+  readonly view: View;
+}
+
+/**
+ * Memory shared by tensors that view the same data.
+ *
+ * A buffer is either backed by a storage, or deferred: made by a copy (a
+ * slice, a cat) that runs only when something first reads `storage`. A
+ * deferred buffer holds a reference on each buffer it reads, so those stay
+ * alive (and, since in-place updates copy on write when a buffer is shared,
+ * unchanged) until it is materialised or released; released unread, it costs
+ * no kernel at all (outputs nobody reads cost nothing).
+ */
 export class Buf {
-  /** The backend storage. */
-  readonly storage: Storage;
   /** Number of tensors holding it. */
   refs = 1;
+  /** Elements. */
+  readonly size: number;
+  /** Element type. */
+  readonly dtype: DType;
+  /** The backend that holds (or will hold) the memory. */
+  readonly backend: Backend;
+  #storage: Storage | null;
+  #fill: ((out: Storage) => void) | null = null;
+  #sources: Buf[] = [];
+  /** The strided read this deferred buffer stands for, when it is one. @internal */
+  pendingView: PendingView | null = null;
+
   /**
-   * Take ownership of a storage, with one reference.
+   * Take ownership of a storage, with one reference; or, given `fill`, make a
+   * deferred buffer of `storage`'s size, type and backend (see
+   * {@link Buf.deferred}).
    *
-   * @param storage the storage to own
+   * @param storage the storage to own (with `fill`: only its size, dtype and backend are used)
+   * @param fill writes the contents of a deferred buffer
+   * @param sources the buffers `fill` reads (one reference taken on each)
    */
-  constructor(storage: Storage) {
-    this.storage = storage;
-    liveBytes += storage.size * (storage.dtype === "float64" ? 8 : 4);
+  constructor(
+    storage: Storage | Pick<Storage, "size" | "dtype" | "backend">,
+    fill?: (out: Storage) => void,
+    sources: readonly Buf[] = [],
+  ) {
+    this.size = storage.size;
+    this.dtype = storage.dtype;
+    this.backend = storage.backend;
+    if (fill) {
+      this.#storage = null;
+      this.#fill = fill;
+      this.#sources = [...sources];
+      for (const s of sources) s.refs++;
+    } else {
+      this.#storage = storage as Storage;
+      liveBytes += storage.size * (storage.dtype === "float64" ? 8 : 4);
+    }
   }
-  /** Drop one reference; frees the storage at zero. */
+
+  /**
+   * A deferred buffer: `fill` writes its contents into a fresh storage the
+   * first time `storage` is read. Takes one reference on each source.
+   *
+   * @param backend where the memory will live
+   * @param size elements
+   * @param dtype element type
+   * @param sources the buffers `fill` reads
+   * @param fill writes the contents (reads sources through their `storage`)
+   * @returns the buffer, with one reference
+   */
+  static deferred(
+    backend: Backend,
+    size: number,
+    dtype: DType,
+    sources: readonly Buf[],
+    fill: (out: Storage) => void,
+  ): Buf {
+    return new Buf({ backend, size, dtype }, fill, sources);
+  }
+
+  /** Whether the contents exist (false: a deferred copy not run yet). */
+  get materialized(): boolean {
+    return this.#storage !== null;
+  }
+
+  /** The backend storage (runs a deferred copy first). */
+  get storage(): Storage {
+    if (this.#storage) return this.#storage;
+    const fill = this.#fill!;
+    const out = this.backend.alloc(this.size, this.dtype);
+    fill(out);
+    this.#storage = out;
+    liveBytes += this.size * (this.dtype === "float64" ? 8 : 4);
+    this.#dropSources();
+    return out;
+  }
+
+  #dropSources(): void {
+    const srcs = this.#sources;
+    this.#sources = [];
+    this.#fill = null;
+    this.pendingView = null;
+    for (const s of srcs) s.release();
+  }
+
+  /** Drop one reference; frees the storage (or the deferred copy's sources) at zero. */
   release(): void {
     if (--this.refs === 0) {
-      liveBytes -= this.storage.size * (this.storage.dtype === "float64" ? 8 : 4);
-      this.storage.backend.free(this.storage);
+      if (this.#storage) {
+        liveBytes -= this.size * (this.dtype === "float64" ? 8 : 4);
+        this.backend.free(this.#storage);
+      } else this.#dropSources();
     }
   }
 }
@@ -92,27 +190,27 @@ export class Tensor {
    * @param requiresGrad whether to track gradients
    */
   constructor(buf: Buf, shape: readonly number[], requiresGrad = false) {
-    if (buf.storage.size !== sizeOf(shape)) {
+    if (buf.size !== sizeOf(shape)) {
       throw new ShapeError(
         "tensor",
         [shape],
-        `Cannot make a tensor of shape ${fmtShape(shape)} from ${buf.storage.size} elements`,
+        `Cannot make a tensor of shape ${fmtShape(shape)} from ${buf.size} elements`,
       );
     }
     this.#buf = buf;
     this.shape = Object.freeze([...shape]);
-    this.dtype = buf.storage.dtype;
+    this.dtype = buf.dtype;
     this.requiresGrad = requiresGrad;
     track(this);
   }
 
   /** The backend the data lives on. */
   get backend(): BackendName {
-    return this.buf.storage.backend.name;
+    return this.buf.backend.name;
   }
   /** Number of elements. */
   get size(): number {
-    return this.buf.storage.size;
+    return this.buf.size;
   }
   /** Number of dimensions. */
   get rank(): number {
@@ -137,7 +235,7 @@ export class Tensor {
   }
   /** The backend object. @internal */
   get backendImpl(): Backend {
-    return this.buf.storage.backend;
+    return this.buf.backend;
   }
 
   /** Release the memory (and the gradient). Idempotent. */

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import type { View } from "../backend.ts";
+import type { Storage, View } from "../backend.ts";
 import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, broadcastStrides, normAxis, sizeOf, stridesOf } from "../shape.ts";
-import { type Buf, empty, Tensor } from "../tensor.ts";
+import { Buf, empty, Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
 
 const contiguous = (shape: readonly number[], offset = 0): View => ({
@@ -153,18 +153,43 @@ export function padRaw(g: Tensor, shape: readonly number[], starts: readonly num
   return out;
 }
 
-/** Slice with no graph (arguments already checked). @internal */
+/**
+ * Where to read the elements of a buffer in shape `shape`: the source of a
+ * deferred slice (its strides, size-1 axes aside) when the slice was not
+ * copied yet, so the reader's copy replaces the slice's; else the buffer's
+ * own storage, row-major.
+ */
+function readView(b: Buf, shape: readonly number[]): { storage: Storage; view: View } {
+  const pv = b.pendingView;
+  if (pv && !b.materialized) {
+    const keep = pv.view.shape.map((d, i) => [d, pv.view.strides[i]!] as const)
+      .filter(([d]) => d !== 1);
+    const dims = shape.filter((d) => d !== 1);
+    if (keep.length === dims.length && keep.every(([d], i) => d === dims[i])) {
+      let k = 0;
+      const strides = shape.map((d) => (d === 1 ? 0 : keep[k++]![1]));
+      return { storage: pv.src.storage, view: { shape, strides, offset: pv.view.offset } };
+    }
+  }
+  return { storage: b.storage, view: contiguous(shape) };
+}
+
+/**
+ * Slice with no graph (arguments already checked). The copy is deferred: it
+ * runs when the result is first read, not at all when it never is (a final
+ * state nobody reads), and a later copy of the result (cat, stack) reads the
+ * source directly instead. @internal
+ */
 export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   const st = stridesOf(x.shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  const out = empty(x.backendImpl, sizes, x.dtype);
-  x.backendImpl.copy(
-    x.storage,
-    { shape: sizes, strides: st, offset },
-    out.storage,
-    contiguous(sizes),
-  );
-  return out;
+  const be = x.backendImpl, src = x.buf;
+  const view: View = { shape: [...sizes], strides: st, offset };
+  const b = Buf.deferred(be, sizeOf(sizes), x.dtype, [src], (out) => {
+    be.copy(src.storage, view, out, contiguous(sizes));
+  });
+  b.pendingView = { src, view };
+  return new Tensor(b, sizes, false);
 }
 
 /**
@@ -227,19 +252,23 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[ax] = tensors.reduce((a, t) => a + t.shape[ax]!, 0);
-  const out = empty(first.backendImpl, shape, first.dtype);
   const ost = stridesOf(shape);
   const offsets: number[] = [];
   let at = 0;
   for (const t of tensors) {
     offsets.push(at);
-    first.backendImpl.copy(t.storage, contiguous(t.shape), out.storage, {
-      shape: t.shape,
-      strides: ost,
-      offset: at * ost[ax]!,
-    });
     at += t.shape[ax]!;
   }
+  // Deferred like a slice: the copies run when the result is first read.
+  const be = first.backendImpl;
+  const parts = tensors.map((t) => ({ buf: t.buf, shape: t.shape }));
+  const buf = Buf.deferred(be, sizeOf(shape), first.dtype, parts.map((p) => p.buf), (o) => {
+    parts.forEach((p, i) => {
+      const { storage, view } = readView(p.buf, p.shape);
+      be.copy(storage, view, o, { shape: p.shape, strides: ost, offset: offsets[i]! * ost[ax]! });
+    });
+  });
+  const out = new Tensor(buf, shape, false);
   if (!isGradEnabled() || !tensors.some((t) => t.requiresGrad)) return out;
   const shapes = tensors.map((t) => t.shape);
   return record("cat", out, tensors, [], (g) =>
