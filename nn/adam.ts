@@ -90,7 +90,7 @@ export class Adam extends Optimizer {
     const [b1, b2] = this.betas;
     ownMemory(p);
     const m = this.fusedState(i, "exp_avg").state, v = this.fusedState(i, "exp_avg_sq").state;
-    p.backendImpl.optimizerStep({
+    this.fusedStep(p.backendImpl, {
       kind: this.decoupled ? "adamw" : "adam",
       param: p.storage,
       grad: grad.storage,

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import type { Backend, OptimizerStepArgs } from "../tensor/backend.ts";
 import { keep, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
 import { Tensor, tensor, zeros } from "../tensor/tensor.ts";
@@ -69,6 +70,7 @@ export abstract class Optimizer {
    */
   readonly fused: boolean;
   #step = 0;
+  #fusedBatch: [Backend, OptimizerStepArgs][] | null = null;
   #paramSteps: number[];
   #state: Map<string, Tensor>[];
 
@@ -207,6 +209,7 @@ export abstract class Optimizer {
   step(): void {
     noGrad(() =>
       tidy(() => {
+        this.#fusedBatch = [];
         this.params.forEach((p, i) => {
           const g = p.grad;
           if (!g || g.isDisposed) return;
@@ -219,9 +222,39 @@ export abstract class Optimizer {
           const t = ++this.#paramSteps[i]!;
           if (!(this.fused && this.fusedUpdate(i, p, g, t))) this.update(i, p, g, t);
         });
+        this.#runFused();
       })
     );
     this.#step++;
+  }
+
+  /**
+   * Queue a fused backend update for the end of this `step()` (from
+   * {@link Optimizer.fusedUpdate}): the updates of all parameters then go to
+   * the backend together, one multi-tensor dispatch where it has one
+   * (`Backend.optimizerSteps`). Outside `step()` it runs at once.
+   *
+   * @param be the parameter's backend
+   * @param a the update
+   */
+  protected fusedStep(be: Backend, a: OptimizerStepArgs): void {
+    if (this.#fusedBatch) this.#fusedBatch.push([be, a]);
+    else be.optimizerStep(a);
+  }
+
+  #runFused(): void {
+    const batch = this.#fusedBatch ?? [];
+    this.#fusedBatch = null;
+    const byBackend = new Map<Backend, OptimizerStepArgs[]>();
+    for (const [be, a] of batch) {
+      const list = byBackend.get(be) ?? [];
+      list.push(a);
+      byBackend.set(be, list);
+    }
+    for (const [be, list] of byBackend) {
+      if (be.optimizerSteps) be.optimizerSteps(list);
+      else for (const a of list) be.optimizerStep(a);
+    }
   }
 
   /** Dispose every parameter's gradient (`grad` becomes null). */

@@ -532,6 +532,13 @@ export interface Backend {
    * computes in float64 and rounds once per stored value.
    */
   optimizerStep(a: OptimizerStepArgs): void;
+  /**
+   * Several {@link Backend.optimizerStep} updates of distinct parameters at
+   * once, with the same results; WebGPU runs the Adam/AdamW updates that
+   * share their scalars as few dispatches (multi-tensor). Optional: without
+   * it callers run `optimizerStep` per update.
+   */
+  optimizerSteps?(list: readonly OptimizerStepArgs[]): void;
   /** Make sure recorded work is submitted; resolves when it has completed. */
   flush(): Promise<void>;
   /** Counters for `memory()` (storages, bytes, and on WebGPU dispatches, submits…). */

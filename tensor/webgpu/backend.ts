@@ -39,7 +39,7 @@ import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, planElementwise } from "./layout.ts";
 import { recordMatmul } from "./matmul.ts";
 import * as rnn from "./rnn.ts";
-import { type OptimizerStepArgs, recordOptimizerStep } from "./optim.ts";
+import { type OptimizerStepArgs, recordOptimizerStep, recordOptimizerSteps } from "./optim.ts";
 import type { GpuBuf } from "./pool.ts";
 import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
 
@@ -535,6 +535,10 @@ export class WebGPUBackend implements Backend {
   /** One fused optimizer update of one parameter, in place: one dispatch. */
   optimizerStep(a: OptimizerStepArgs): void {
     recordOptimizerStep(this.rt, a, (s) => this.#buf(s, "optimizerStep"));
+  }
+  /** Several fused updates of distinct parameters: Adam's with equal scalars share dispatches. */
+  optimizerSteps(list: readonly OptimizerStepArgs[]): void {
+    recordOptimizerSteps(this.rt, list, (s) => this.#buf(s, "optimizerStep"));
   }
 }
 

@@ -9,11 +9,14 @@
 import type { OptimizerStepArgs, Storage } from "../backend.ts";
 import { WG_1D } from "../wgsl/common.ts";
 import {
+  adamMultiShader,
   OPTIM_FLAG_DECOUPLED,
   OPTIM_FLAG_FIRST,
   OPTIM_FLAG_L2,
   OPTIM_FLAG_NESTEROV,
   OPTIM_FLAGS_SLOT,
+  OPTIM_MULTI_ENDS_SLOT,
+  OPTIM_MULTI_MAX,
   OPTIM_N_SLOT,
   OPTIM_SLOTS,
   optimShader,
@@ -136,4 +139,95 @@ export function recordOptimizerStep(rt: Runtime, a: OptimizerStepArgs, bufOf: Bu
     },
     Math.ceil(n / WG_1D),
   );
+}
+
+/** The scalars of an Adam update that one multi-tensor dispatch must share. */
+function adamKey(a: OptimizerStepArgs): string | null {
+  if (a.kind !== "adam" && a.kind !== "adamw") return null;
+  return [
+    a.kind,
+    a.lr,
+    a.beta1,
+    a.beta2,
+    a.eps,
+    a.weightDecay,
+    a.biasCorrection1,
+    a.biasCorrection2,
+  ].join();
+}
+
+/**
+ * Record several fused optimizer updates (of distinct parameters): Adam and
+ * AdamW updates with the same scalars run `k` parameters per dispatch, `k`
+ * as many as the device's storage-buffer limit allows (4 per parameter);
+ * every other update runs alone, as {@link recordOptimizerStep}. The values
+ * written are those of one {@link recordOptimizerStep} per parameter.
+ *
+ * @param rt the runtime
+ * @param list the updates
+ * @param bufOf storage → buffer (with the backend's checks)
+ */
+export function recordOptimizerSteps(
+  rt: Runtime,
+  list: readonly OptimizerStepArgs[],
+  bufOf: BufOf,
+): void {
+  const perDispatch = Math.min(
+    OPTIM_MULTI_MAX,
+    Math.floor(rt.device.limits.maxStorageBuffersPerShaderStage / 4),
+  );
+  const groups = new Map<string, OptimizerStepArgs[]>();
+  for (const a of list) {
+    const key = a.param.size > 0 && perDispatch >= 2 ? adamKey(a) : null;
+    if (key === null) {
+      recordOptimizerStep(rt, a, bufOf);
+      continue;
+    }
+    let g = groups.get(key);
+    if (!g) groups.set(key, g = []);
+    g.push(a);
+  }
+  for (const g of groups.values()) {
+    for (let at = 0; at < g.length; at += perDispatch) {
+      const chunk = g.slice(at, at + perDispatch);
+      if (chunk.length === 1) {
+        recordOptimizerStep(rt, chunk[0]!, bufOf);
+        continue;
+      }
+      const plans = chunk.map(plan);
+      const grads: GpuBuf[] = [], writes: GpuBuf[] = [];
+      const ends: number[] = [];
+      let n = 0;
+      for (const [j, a] of chunk.entries()) {
+        const size = a.param.size;
+        for (const [role, s] of plans[j]!.roles) {
+          if (s.size !== size) {
+            throw new RangeError(
+              `Cannot run webgpu ${a.kind} optimizerStep: ${role} holds ${s.size} elements, the parameter ${size}`,
+            );
+          }
+          const b = bufOf(s);
+          // Gradients may share memory (read-only bindings may alias; a + b hands both the same).
+          if (writes.includes(b) || (role !== "grad" && grads.includes(b))) {
+            throw new TypeError(
+              `Cannot run webgpu ${a.kind} optimizerStep: ${role} is the same storage as another argument`,
+            );
+          }
+          (role === "grad" ? grads : writes).push(b);
+        }
+        n += size;
+        ends.push(n);
+      }
+      rt.dispatch(
+        adamMultiShader(chunk.length),
+        [...grads, ...writes],
+        (p) => {
+          p.u(OPTIM_N_SLOT, n);
+          plans[0]!.params(p);
+          ends.forEach((e, j) => p.u(OPTIM_MULTI_ENDS_SLOT + j, e));
+        },
+        Math.ceil(n / WG_1D),
+      );
+    }
+  }
 }

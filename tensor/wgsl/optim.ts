@@ -174,3 +174,50 @@ ${body}`,
   cache.set(key, src);
   return src;
 }
+
+/** Uniform slot of the first per-parameter end offset of {@link adamMultiShader}. */
+export const OPTIM_MULTI_ENDS_SLOT = 11;
+/** Most parameters one multi-tensor Adam dispatch takes (uniform slots left for end offsets). */
+export const OPTIM_MULTI_MAX = 64 - OPTIM_MULTI_ENDS_SLOT;
+
+/**
+ * One Adam/AdamW update of `k` parameters in one dispatch (the same scalars
+ * for all): the 1-D grid covers the parameters' elements back to back, and
+ * invocation `i` updates element `i − start` of the parameter whose range
+ * holds it, with exactly {@link optimShader}'s arithmetic. Bindings: `grad0`
+ * … `grad{k−1}` (read), then `param{j}`, `expAvg{j}`, `expAvgSq{j}` per
+ * parameter. Uniform: P[0] = total elements, P[1] = flags, the Adam scalars
+ * of {@link OPTIM_SLOTS}, then from {@link OPTIM_MULTI_ENDS_SLOT} the end
+ * (exclusive, cumulative) of each parameter's range.
+ *
+ * @param k parameters per dispatch (2 … {@link OPTIM_MULTI_MAX})
+ * @returns the shader (cached per k)
+ */
+export function adamMultiShader(k: number): ShaderSource {
+  const key = `optim:adam:multi${k}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const reads: string[] = [], writes: string[] = [];
+  const branches: string[] = [];
+  for (let j = 0; j < k; j++) {
+    reads.push(`grad${j}`);
+    writes.push(`param${j}`, `expAvg${j}`, `expAvgSq${j}`);
+    const body = adamBody().replace(/\b(param|grad|expAvgSq|expAvg)\[i\]/g, `$1${j}[e]`);
+    const start = j === 0 ? "0u" : `pu(${OPTIM_MULTI_ENDS_SLOT + j - 1}u)`;
+    branches.push(
+      `${j === 0 ? "  " : " else "}if (i < pu(${OPTIM_MULTI_ENDS_SLOT + j}u)) {
+  let e = i - ${start};
+${body}
+  }`,
+    );
+  }
+  const code = PARAMS_WGSL + bindings(reads, writes) + entry1d(
+    `  let i = gid;
+  if (i >= pu(${OPTIM_N_SLOT}u)) { return; }
+  let flags = pu(${OPTIM_FLAGS_SLOT}u);
+${branches.join("")}`,
+  );
+  const src = { key, code, reads: k, writes: 3 * k };
+  cache.set(key, src);
+  return src;
+}
