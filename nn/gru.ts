@@ -74,9 +74,10 @@ export function gru(
   return tidy(() => {
     let inp = x;
     const hs: Tensor[] = [];
+    const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
-      const [h0] = initialStates([state?.h], k, B, H, x);
+      const [h0] = initialStates([state?.h], k, B, H, x, zero);
       const gx = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
         .add(w.biasIh)
         .reshape([B, T, 3 * H]);

@@ -77,9 +77,10 @@ export function lstm(
   return tidy(() => {
     let inp = x;
     const hs: Tensor[] = [], cs: Tensor[] = [];
+    const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
-      const [h0, c0] = initialStates([state?.h, state?.c], k, B, H, x);
+      const [h0, c0] = initialStates([state?.h, state?.c], k, B, H, x, zero);
       const xp = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
         .add(w.biasIh.add(w.biasHh))
         .reshape([B, T, 4 * H]);

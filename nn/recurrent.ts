@@ -49,7 +49,10 @@ export function checkInput(op: string, x: Tensor, inSize: number): void {
 }
 
 /**
- * Each layer's slice [batch, hidden] of the given states, or zeros. @internal
+ * Each layer's slice [batch, hidden] of the given states, or zeros. The
+ * zeros are read only, so every missing state of every layer that passes the
+ * same `shared` holder gets the one tensor (one fill, not one per state).
+ * @internal
  */
 export function initialStates(
   states: (Tensor | undefined)[],
@@ -57,11 +60,12 @@ export function initialStates(
   B: number,
   H: number,
   like: Tensor,
+  shared: { zero?: Tensor } = {},
 ): Tensor[] {
   return states.map((s) =>
     s
       ? s.slice([k, 0, 0], [1, B, H]).reshape([B, H])
-      : zeros([B, H], { backend: like.backend, dtype: like.dtype })
+      : (shared.zero ??= zeros([B, H], { backend: like.backend, dtype: like.dtype }))
   );
 }
 
