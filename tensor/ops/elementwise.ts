@@ -144,6 +144,10 @@ function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const rule = binaryRules[op];
   if (!rule || !isGradEnabled() || !(a.requiresGrad || b.requiresGrad)) return out;
   const na = a.requiresGrad, nb = b.requiresGrad;
+  if (op === "mul" && a === b) {
+    // x·x: one gradient 2·g·x (exactly g·x + g·x) for the one input, not two summed.
+    return record(op, out, [a, b], [a], (g, [x]) => [affine(g.mul(x!), 2, 0), null]);
+  }
   const save = op === "add" || op === "sub" ? [] : [a, b];
   return record(op, out, [a, b], save, (g, s) => rule(g, s[0]!, s[1]!, na, nb));
 }
