@@ -6,11 +6,11 @@
  *
  * @module
  */
-import type { BinaryOp, UnaryOp } from "../backend.ts";
+import type { BinaryOp, Storage, UnaryOp } from "../backend.ts";
 import { record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { isGradEnabled } from "../engine.ts";
-import { broadcastShapes, broadcastStrides } from "../shape.ts";
+import { broadcastShapes, broadcastStrides, sameShape } from "../shape.ts";
 import { empty, full, type Tensor } from "../tensor.ts";
 
 /** Check that tensors can meet in one kernel (same backend and dtype). @internal */
@@ -44,16 +44,30 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkSame(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = empty(a.backendImpl, shape, a.dtype);
-  a.backendImpl.binary(
-    op,
-    a.storage,
-    broadcastStrides(a.shape, shape),
-    b.storage,
-    broadcastStrides(b.shape, shape),
-    out.storage,
-    shape,
-  );
+  const ra = stridedRead(a, shape), rb = stridedRead(b, shape);
+  a.backendImpl.binary(op, ra.storage, ra.strides, rb.storage, rb.strides, out.storage, shape);
   return out;
+}
+
+/**
+ * The storage and per-output-axis strides a broadcasting kernel reads `t`
+ * with: the source of a deferred expand (stride 0 along its broadcast axes)
+ * when the expand was not copied yet, so that it costs no dispatch; else
+ * `t`'s own storage, broadcast.
+ */
+function stridedRead(t: Tensor, shape: readonly number[]): { storage: Storage; strides: number[] } {
+  const b = t.buf, pv = b.pendingView;
+  if (pv && !b.materialized && pv.view.offset === 0 && sameShape(pv.view.shape, t.shape)) {
+    const lead = shape.length - t.rank;
+    return {
+      storage: pv.src.storage,
+      strides: shape.map((_, j) => {
+        const d = j - lead;
+        return d < 0 || t.shape[d] === 1 ? 0 : pv.view.strides[d]!;
+      }),
+    };
+  }
+  return { storage: t.storage, strides: broadcastStrides(t.shape, shape) };
 }
 
 /** A 0-d constant on the same backend and dtype as `like`. @internal */

@@ -54,16 +54,20 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return record("reshape", y, [x], [], (g) => [reshapeRaw(g, xShape)]);
 }
 
-/** Broadcast x to `shape` as a new contiguous tensor, no graph. @internal */
+/**
+ * Broadcast x to `shape` as a new contiguous tensor, no graph. The copy is
+ * deferred like a slice's ({@link sliceRaw}): a broadcasting binary op reads
+ * x through the expand's strides instead (no dispatch), and an expand nobody
+ * reads costs nothing. @internal
+ */
 export function expandRaw(x: Tensor, shape: readonly number[]): Tensor {
-  const out = empty(x.backendImpl, shape, x.dtype);
-  x.backendImpl.copy(
-    x.storage,
-    { shape, strides: broadcastStrides(x.shape, shape), offset: 0 },
-    out.storage,
-    contiguous(shape),
-  );
-  return out;
+  const be = x.backendImpl, src = x.buf;
+  const view: View = { shape: [...shape], strides: broadcastStrides(x.shape, shape), offset: 0 };
+  const b = Buf.deferred(be, sizeOf(shape), x.dtype, [src], (out) => {
+    be.copy(src.storage, view, out, contiguous(shape));
+  });
+  b.pendingView = { src, view };
+  return new Tensor(b, shape, false);
 }
 
 /**
