@@ -243,17 +243,27 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       const [ps, cs, gs, w, h0s, c0s] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
       const dxproj = empty(be, [B, T, G], dtype);
       const dc = empty(be, [B, H], dtype);
-      // dL/dc_{T−1} arrives in row T of the packed gradient.
-      be.copy(g.storage, { shape: [B, H], strides: [S, 1], offset: T * H }, dc.storage, {
-        shape: [B, H],
-        strides: [H, 1],
-        offset: 0,
-      });
+      // Only the sequence had a gradient (c_T and h_T unread): the packed gradient is a
+      // deferred pad of it, so read it in place and start from dc = 0 (no pad, no copy).
+      const pad = g.buf.pendingPad;
+      const seqOnly = pad !== null && !g.buf.materialized && pad.offset === 0 &&
+        pad.srcShape.length === 3 && pad.srcShape[0] === B && pad.srcShape[1] === T &&
+        pad.srcShape[2] === H;
+      const gStore = seqOnly ? pad.src.storage : g.storage, gStride = seqOnly ? T * H : S;
+      if (seqOnly) be.fill(dc.storage, 0);
+      else {
+        // dL/dc_{T−1} arrives in row T of the packed gradient.
+        be.copy(g.storage, { shape: [B, H], strides: [S, 1], offset: T * H }, dc.storage, {
+          shape: [B, H],
+          strides: [H, 1],
+          offset: 0,
+        });
+      }
       for (let t = T - 1; t >= 0; t--) {
         be.lstmStepBackward({
           batch: B,
           hidden: H,
-          dh: rows(g.storage, t * H, S),
+          dh: rows(gStore, t * H, gStride),
           cPrev: cRows(t - 1, c0s.storage, cs.storage, ps.storage),
           c: cRows(t, c0s.storage, cs.storage, ps.storage),
           gates: rows(gs.storage, t * B * G, G),

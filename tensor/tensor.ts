@@ -62,6 +62,13 @@ export class Buf {
   #sources: Buf[] = [];
   /** The strided read this deferred buffer stands for, when it is one. @internal */
   pendingView: PendingView | null = null;
+  /**
+   * The zero-padded placement this deferred buffer stands for, when it is
+   * one: zeros except `src` (row-major, shape `srcShape`) written as a block
+   * starting at element `offset`; a reader may take `src` and know the rest
+   * is zero. @internal
+   */
+  pendingPad: { src: Buf; srcShape: readonly number[]; offset: number } | null = null;
 
   /**
    * Take ownership of a storage, with one reference; or, given `fill`, make a
@@ -134,6 +141,7 @@ export class Buf {
     this.#sources = [];
     this.#fill = null;
     this.pendingView = null;
+    this.pendingPad = null;
     for (const s of srcs) s.release();
   }
 

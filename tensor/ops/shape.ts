@@ -143,18 +143,21 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
   return permute(x, dims);
 }
 
-/** Zeros of `shape` with `g` written at `starts`, no graph. @internal */
+/**
+ * Zeros of `shape` with `g` written at `starts`, no graph. Deferred (the
+ * fill and the copy run on first read) and marked as a pad, so a reader that
+ * knows where `g` sits may read `g` itself. @internal
+ */
 export function padRaw(g: Tensor, shape: readonly number[], starts: readonly number[]): Tensor {
-  const out = empty(g.backendImpl, shape, g.dtype);
-  g.backendImpl.fill(out.storage, 0);
+  const be = g.backendImpl, src = g.buf, srcShape = g.shape;
   const st = stridesOf(shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  g.backendImpl.copy(g.storage, contiguous(g.shape), out.storage, {
-    shape: g.shape,
-    strides: st,
-    offset,
+  const b = Buf.deferred(be, sizeOf(shape), g.dtype, [src], (out) => {
+    be.fill(out, 0);
+    be.copy(src.storage, contiguous(srcShape), out, { shape: srcShape, strides: st, offset });
   });
-  return out;
+  b.pendingPad = { src, srcShape, offset };
+  return new Tensor(b, shape, false);
 }
 
 /**
