@@ -69,6 +69,11 @@ export {
   type GruState,
   type GruStepOutput,
 } from "./gru.ts";
-export { gruLayer, type GruLayerResult, lstmLayer, type LstmLayerResult } from "./rnn_ops.ts";
+export {
+  gruLayer,
+  type GruLayerResult,
+  lstmLayer,
+  type LstmLayerResult,
+} from "../tensor/routines/rnn/mod.ts";
 export { gruLayerReference, lstmLayerReference } from "./rnn_reference.ts";
 export { type RecurrentLayerWeights, RecurrentModule } from "./recurrent.ts";

@@ -43,7 +43,13 @@
  *
  * @module
  */
-import { entry1d, PARAMS_WGSL, type ShaderSource, SIGMOID_WGSL, TANH_WGSL } from "./common.ts";
+import {
+  entry1d,
+  PARAMS_WGSL,
+  type ShaderSource,
+  SIGMOID_WGSL,
+  TANH_WGSL,
+} from "../../wgsl/common.ts";
 
 /** The four fused step kernels. */
 export type RnnKernel = "lstmStep" | "lstmStepBackward" | "gruStep" | "gruStepBackward";

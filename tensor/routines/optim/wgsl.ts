@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { bindings, entry1d, PARAMS_WGSL, type ShaderSource } from "./common.ts";
+import { bindings, entry1d, PARAMS_WGSL, type ShaderSource } from "../../wgsl/common.ts";
 
 /** Shader families: Adam and AdamW share one (decoupled decay is a flag). */
 export type OptimShaderKind = "adam" | "sgd" | "rmsprop";
