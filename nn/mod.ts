@@ -24,11 +24,10 @@ export {
   MaxPool2d,
   maxPool2d,
   type MaxPool2dOptions,
-  pad2d,
   type Size2,
-  unfold2d,
   type WindowOptions,
 } from "./conv.ts";
+export { pad2d, unfold2d } from "../tensor/routines/conv/mod.ts";
 export { bceLoss, crossEntropy, type LossOptions, mseLoss, type Reduction } from "./losses.ts";
 export {
   type CheckpointLoadOptions,
