@@ -4,8 +4,9 @@
  * inside `tidy` with no readback, and state dicts for checkpoints and resume.
  *
  * By default the built-in optimizers update each parameter with the backend's
- * fused kernel (`Backend.optimizerStep`: one pass, one WebGPU dispatch per
- * parameter, parameter and state rewritten in place); `{ fused: false }`
+ * fused kernel (the `optimizerStep` routine of `tensor/routines/optim/`: one
+ * pass, one WebGPU dispatch per parameter, parameter and state rewritten in
+ * place); `{ fused: false }`
  * selects the reference composition of ordinary tensor ops.
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Fused optimizer updates (`Backend.optimizerStep`, used by Adam, AdamW, SGD
+ * Fused optimizer updates (the `optimizerStep` routine, used by Adam, AdamW, SGD
  * and RMSprop by default) against the reference composition of tensor ops
  * (`{ fused: false }`): parameters and state tensors agree after 7 steps for
  * every optimizer setting, on the CPU in float64 (tight) and float32, and on

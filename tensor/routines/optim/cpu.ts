@@ -124,7 +124,7 @@ function rmsprop(a: RmspropStepArgs, arrayOf: ArrayOf): void {
 }
 
 /**
- * Run one fused optimizer update in place (see `Backend.optimizerStep`).
+ * Run one fused optimizer update in place (see `optimizerStep` in ./mod.ts).
  *
  * @param a the update's storages and scalars
  * @param arrayOf storage → elements, with the backend's ownership checks

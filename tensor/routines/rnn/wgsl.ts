@@ -1,7 +1,7 @@
 /**
  * Fused recurrent time steps in WGSL: one dispatch per LSTM/GRU step,
- * forward and backward (the semantics are those of `Backend.lstmStep` etc. in
- * tensor/backend.ts).
+ * forward and backward (the semantics are those of `lstmStep` etc. in
+ * ./mod.ts and ./args.ts).
  *
  * Invocation `gid` < ⌈B / 4⌉·H (scalar kernels and the vec4 forward ones)
  * handles hidden unit j = gid mod H of the
