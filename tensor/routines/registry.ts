@@ -20,7 +20,19 @@ import type { Backend, BackendName } from "../backend.ts";
 /** A routine's kernel on one backend: records (or runs) the routine with `args`. */
 export type RoutineKernel<A> = (be: Backend, args: A) => void;
 
-const kernels = new Map<BackendName, Map<string, RoutineKernel<never>>>();
+/**
+ * Facts a kernel states about itself for the routine's op to plan with
+ * (e.g. `whhT: true`: the recurrent step kernel reads the transposed weights
+ * when given them).
+ */
+export type RoutineTraits = Readonly<Record<string, boolean>>;
+
+interface Entry {
+  kernel: RoutineKernel<never>;
+  traits: RoutineTraits;
+}
+
+const kernels = new Map<BackendName, Map<string, Entry>>();
 
 /**
  * Register the kernel of routine `name` on backend `backend` (called once by
@@ -29,6 +41,8 @@ const kernels = new Map<BackendName, Map<string, RoutineKernel<never>>>();
  * @param backend the backend the kernel runs on
  * @param name the routine's name, e.g. "lstmStep"
  * @param kernel the kernel: receives the backend instance and the arguments
+ * @param traits facts about the kernel that the routine's op may ask
+ *   ({@link routineTrait})
  * @example
  * ```ts
  * import { registerRoutine, runRoutine } from "./registry.ts";
@@ -43,13 +57,14 @@ export function registerRoutine<A>(
   backend: BackendName,
   name: string,
   kernel: RoutineKernel<A>,
+  traits: RoutineTraits = {},
 ): void {
   let table = kernels.get(backend);
   if (!table) kernels.set(backend, table = new Map());
   if (table.has(name)) {
     throw new Error(`Cannot register routine ${name} on ${backend} twice`);
   }
-  table.set(name, kernel as RoutineKernel<never>);
+  table.set(name, { kernel: kernel as RoutineKernel<never>, traits });
 }
 
 /**
@@ -64,6 +79,19 @@ export function hasRoutine(backend: BackendName, name: string): boolean {
 }
 
 /**
+ * A trait the kernel of routine `name` on `be` registered (false when it did
+ * not, or when there is no such kernel).
+ *
+ * @param be a backend
+ * @param name a routine name
+ * @param trait the trait's name
+ * @returns its value
+ */
+export function routineTrait(be: Backend, name: string, trait: string): boolean {
+  return kernels.get(be.name)?.get(name)?.traits[trait] ?? false;
+}
+
+/**
  * Run routine `name` on backend instance `be` with `args`.
  *
  * @param be the backend whose storages `args` holds
@@ -73,7 +101,7 @@ export function hasRoutine(backend: BackendName, name: string): boolean {
  *   when the backend has no kernel for it
  */
 export function runRoutine<A>(be: Backend, name: string, args: A): void {
-  const kernel = kernels.get(be.name)?.get(name) as RoutineKernel<A> | undefined;
+  const kernel = kernels.get(be.name)?.get(name)?.kernel as RoutineKernel<A> | undefined;
   if (!kernel) {
     const known = [...(kernels.get(be.name)?.keys() ?? [])].join(", ") || "none";
     throw new Error(

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Backend, Storage } from "../../backend.ts";
-import type { Tensor } from "../../tensor.ts";
+import { Tensor } from "../../tensor.ts";
 import { runRoutine } from "../registry.ts";
 import type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs } from "./args.ts";
 import "./cpu.ts";
@@ -69,8 +69,9 @@ export function ownMemory(t: Tensor): void {
 
 /**
  * {@link optimizerStep} on tensors: the parameter (given its own memory
- * first, {@link ownMemory}) and its state tensors are updated in place.
- * Every tensor must live on the parameter's backend.
+ * first, {@link ownMemory}) and its state tensors are updated in place;
+ * every tensor-valued field becomes its storage. Every tensor must live on
+ * the parameter's backend.
  *
  * @param a the update; tensors where the kernel takes storages
  * @example
@@ -90,41 +91,18 @@ export function ownMemory(t: Tensor): void {
 export function optimizerUpdate(a: OptimizerUpdate): void {
   ownMemory(a.param);
   const be = a.param.backendImpl;
-  const st = (t: Tensor | null, role: string): Storage | null => {
-    if (t === null) return null;
-    if (t.backendImpl !== be) {
+  const args: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(a)) {
+    if (!(v instanceof Tensor)) {
+      args[key] = v;
+      continue;
+    }
+    if (v.backendImpl !== be) {
       throw new TypeError(
-        `Cannot run the ${a.kind} update: ${role} is on ${t.backend}, the parameter on ${be.name}`,
+        `Cannot run the ${a.kind} update: ${key} is on ${v.backend}, the parameter on ${be.name}`,
       );
     }
-    return t.storage;
-  };
-  const param = a.param.storage, grad = st(a.grad, "the gradient")!;
-  switch (a.kind) {
-    case "adam":
-    case "adamw":
-      return optimizerStep(be, {
-        ...a,
-        param,
-        grad,
-        expAvg: st(a.expAvg, "exp_avg")!,
-        expAvgSq: st(a.expAvgSq, "exp_avg_sq")!,
-      });
-    case "sgd":
-      return optimizerStep(be, {
-        ...a,
-        param,
-        grad,
-        momentumBuffer: st(a.momentumBuffer, "momentum_buffer"),
-      });
-    case "rmsprop":
-      return optimizerStep(be, {
-        ...a,
-        param,
-        grad,
-        squareAvg: st(a.squareAvg, "square_avg")!,
-        momentumBuffer: st(a.momentumBuffer, "momentum_buffer"),
-        gradAvg: st(a.gradAvg, "grad_avg"),
-      });
+    args[key] = v.storage;
   }
+  optimizerStep(be, args as unknown as OptimizerStepArgs);
 }

@@ -28,7 +28,7 @@ import { fmtShape, ShapeError } from "../../errors.ts";
 import { checkSame } from "../../ops/elementwise.ts";
 import { reshape, slice } from "../../ops/shape.ts";
 import { empty, needsGrad, type Tensor } from "../../tensor.ts";
-import { runRoutine } from "../registry.ts";
+import { routineTrait, runRoutine } from "../registry.ts";
 import type {
   GruStepArgs,
   GruStepBackwardArgs,
@@ -106,9 +106,10 @@ function checkLayer(
  * copy, outside autograd), on the backend that reads it: WebGPU's forward
  * step kernels then load the weights coalesced across invocations (adjacent
  * invocations, adjacent vec4s), four units per invocation; on llvmpipe the
- * layer's forward runs ≈ 10–25% faster. Null elsewhere (the CPU backend ignores
- * `whhT`) and for sequences of fewer than 256 rows·steps, where the extra
- * dispatch costs more than it saves. The caller disposes it after the
+ * layer's forward runs ≈ 10–25% faster. Null where the step kernel did not
+ * register the trait `whhT` (the CPU backend ignores `whhT`) and for
+ * sequences of fewer than 256 rows·steps, where the extra dispatch costs
+ * more than it saves. The caller disposes it after the
  * forward loop.
  */
 function transposedWeights(
@@ -119,7 +120,8 @@ function transposedWeights(
   H: number,
   G: number,
 ): Tensor | null {
-  if (be.name !== "webgpu" || H === 0 || B * T < 256) return null;
+  const step = G === 4 ? "lstmStep" : "gruStep";
+  if (!routineTrait(be, step, "whhT") || H === 0 || B * T < 256) return null;
   const t = empty(be, [H, G * H], whh.dtype);
   be.copy(whh.storage, { shape: [H, G * H], strides: [1, H], offset: 0 }, t.storage, {
     shape: [H, G * H],

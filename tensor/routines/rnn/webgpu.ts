@@ -292,7 +292,7 @@ export function bufOf(be: WebGPUBackend, op: string): BufOf {
 registerRoutine<LstmStepArgs>("webgpu", "lstmStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStep(g.rt, a, bufOf(g, "lstmStep"));
-});
+}, { whhT: true });
 registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStepBackward(g.rt, a, bufOf(g, "lstmStepBackward"));
@@ -300,7 +300,7 @@ registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
 registerRoutine<GruStepArgs>("webgpu", "gruStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStep(g.rt, a, bufOf(g, "gruStep"));
-});
+}, { whhT: true });
 registerRoutine<GruStepBackwardArgs>("webgpu", "gruStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStepBackward(g.rt, a, bufOf(g, "gruStepBackward"));
