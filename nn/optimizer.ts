@@ -4,12 +4,14 @@
  * inside `tidy` with no readback, and state dicts for checkpoints and resume.
  *
  * By default the built-in optimizers update each parameter with the backend's
- * fused kernel (`Backend.optimizerStep`: one pass, one WebGPU dispatch per
- * parameter, parameter and state rewritten in place); `{ fused: false }`
+ * fused kernel (the `optimizerStep` routine of `tensor/routines/optim/`: one
+ * pass, one WebGPU dispatch per parameter, parameter and state rewritten in
+ * place); `{ fused: false }`
  * selects the reference composition of ordinary tensor ops.
  *
  * @module
  */
+import { ownMemory } from "../tensor/routines/optim/mod.ts";
 import { keep, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
 import { Tensor, tensor, zeros } from "../tensor/tensor.ts";
@@ -339,21 +341,6 @@ export abstract class Optimizer {
       for (const t of m.values()) t.dispose();
       m.clear();
     }
-  }
-}
-
-/**
- * Give `t` memory of its own when another tensor shares it (a view, or a
- * graph that saved it): copy on write before an in-place update, so those
- * keep the old values, as they do with the composed update. @internal
- *
- * @param t a parameter or state tensor about to be updated in place
- */
-export function ownMemory(t: Tensor): void {
-  if (t.buf.refs > 1) {
-    const c = t.clone();
-    t.assign(c);
-    c.dispose();
   }
 }
 

@@ -19,17 +19,18 @@
  *
  * @module
  */
+import type { Storage, TypedArray } from "../../backend.ts";
 import type {
   GruStepArgs,
   GruStepBackwardArgs,
   LstmStepArgs,
   LstmStepBackwardArgs,
   Rows,
-  Storage,
-  TypedArray,
-} from "../backend.ts";
-import { matmulKernel, PARALLEL_MACS } from "./matmul.ts";
-import { simdKernel } from "./simd.ts";
+} from "./args.ts";
+import { matmulKernel, PARALLEL_MACS } from "../../cpu/matmul.ts";
+import { simdKernel } from "../../cpu/simd.ts";
+import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
+import { registerRoutine } from "../registry.ts";
 import {
   type ChunkFn,
   cpuThreads,
@@ -38,7 +39,7 @@ import {
   JOB_LSTM,
   JOB_LSTM_BACKWARD,
   parallel,
-} from "./pool.ts";
+} from "../../cpu/pool.ts";
 
 export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardArgs, Rows };
 
@@ -543,3 +544,16 @@ export function gruBackwardChunk(
     }
   }
 }
+
+registerRoutine<LstmStepArgs>("cpu", "lstmStep", (be, a) => {
+  lstmStepKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<LstmStepBackwardArgs>("cpu", "lstmStepBackward", (be, a) => {
+  lstmStepBackwardKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<GruStepArgs>("cpu", "gruStep", (be, a) => {
+  gruStepKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<GruStepBackwardArgs>("cpu", "gruStepBackward", (be, a) => {
+  gruStepBackwardKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});

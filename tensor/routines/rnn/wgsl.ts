@@ -1,7 +1,7 @@
 /**
  * Fused recurrent time steps in WGSL: one dispatch per LSTM/GRU step,
- * forward and backward (the semantics are those of `Backend.lstmStep` etc. in
- * tensor/backend.ts).
+ * forward and backward (the semantics are those of `lstmStep` etc. in
+ * ./mod.ts and ./args.ts).
  *
  * Invocation `gid` < ⌈B / 4⌉·H (scalar kernels and the vec4 forward ones)
  * handles hidden unit j = gid mod H of the
@@ -43,7 +43,13 @@
  *
  * @module
  */
-import { entry1d, PARAMS_WGSL, type ShaderSource, SIGMOID_WGSL, TANH_WGSL } from "./common.ts";
+import {
+  entry1d,
+  PARAMS_WGSL,
+  type ShaderSource,
+  SIGMOID_WGSL,
+  TANH_WGSL,
+} from "../../wgsl/common.ts";
 
 /** The four fused step kernels. */
 export type RnnKernel = "lstmStep" | "lstmStepBackward" | "gruStep" | "gruStepBackward";
