@@ -28,6 +28,7 @@ import type {
   Storage,
   TypedArray,
 } from "../backend.ts";
+import { sigmoid, tanh } from "../optable.ts";
 import { matmulKernel, PARALLEL_MACS } from "./matmul.ts";
 import { simdKernel } from "./simd.ts";
 import {
@@ -80,7 +81,7 @@ const scalarGates: GateScratch = {
   },
   tanh(off, n) {
     const a = this.a;
-    for (let i = off; i < off + n; i++) a[i] = Math.tanh(a[i]!);
+    for (let i = off; i < off + n; i++) a[i] = tanh(a[i]!);
   },
 };
 
@@ -177,12 +178,6 @@ function rowsTimesW(
   };
   matmulKernel(p, w, out, params, false);
   return out;
-}
-
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
 }
 
 /** Steps with fewer batch rows than this stay on one thread. */
