@@ -13,7 +13,7 @@ import { record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { isGradEnabled } from "../engine.ts";
 import { broadcastShapes, broadcastStrides } from "../shape.ts";
-import { empty, full, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 
 /** Check that tensors can meet in one kernel (same backend and dtype). @internal */
 export function checkSame(op: string, ...ts: Tensor[]): void {
@@ -36,7 +36,7 @@ export function checkSame(op: string, ...ts: Tensor[]): void {
 
 /** Run a unary kernel with no graph. @internal */
 export function unaryRaw(op: UnaryOp, x: Tensor, p0?: number, p1?: number): Tensor {
-  const out = empty(x.backendImpl, x.shape, x.dtype);
+  const out = x.alloc(x.shape);
   x.backendImpl.unary(op, x.storage, out.storage, p0, p1);
   return out;
 }
@@ -45,7 +45,7 @@ export function unaryRaw(op: UnaryOp, x: Tensor, p0?: number, p1?: number): Tens
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkSame(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = empty(a.backendImpl, shape, a.dtype);
+  const out = a.alloc(shape);
   a.backendImpl.binary(
     op,
     a.storage,
@@ -60,7 +60,7 @@ export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 
 /** A 0-d constant on the same backend and dtype as `like`. @internal */
 export function scalarLike(like: Tensor, v: number): Tensor {
-  return full([], v, { backend: like.backend, dtype: like.dtype });
+  return like.filled([], v);
 }
 
 /** The raw kernels the op table's backward rules build masks with. */
@@ -155,7 +155,7 @@ export function compare(
 export function whereRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   checkSame("where", cond, a, b);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
-  const out = empty(a.backendImpl, shape, a.dtype);
+  const out = a.alloc(shape);
   a.backendImpl.where(
     cond.storage,
     broadcastStrides(cond.shape, shape),
