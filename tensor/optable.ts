@@ -2,14 +2,15 @@
  * The elementwise op table: every unary and binary elementwise op declared
  * once, as one entry holding what the op means (`math`), its CPU kernel
  * (`cpu`), its WGSL expression (`wgsl`), its backward rule (`grad`, for the
- * differentiable ones) and the inputs it is checked on (`checks`: shapes,
- * scalar parameters and value range of the float64 gradient checks and the
- * CPU-vs-WebGPU parity tests).
+ * differentiable ones) and its test domain: `checks` (shapes, scalar
+ * parameters and value range of the float64 gradient checks and the
+ * CPU-vs-WebGPU parity tests of the tensor op) and `kernel` (the ranges the
+ * WebGPU kernel is compared with the CPU kernel on).
  *
  * Built from the table: the CPU backend's kernel lookup (`cpu/unary.ts`,
  * `cpu/binary.ts`), the WGSL expressions (`wgsl/elementwise.ts`), the
  * differentiable ops (`ops/elementwise.ts`) and the test cases
- * (`tests/_op_cases.ts`). A new elementwise op is one entry here plus, if it
+ * (`tests/_op_cases.ts`, `tests/webgpu_kernels_test.ts`). A new elementwise op is one entry here plus, if it
  * should be a method, one line in `tensor.ts`.
  *
  * The CPU kernels compute in float64 and round to the output's dtype when
@@ -79,6 +80,16 @@ export interface ValueDomain {
   awayFromZero?: number;
 }
 
+/** Inputs of the kernel-level tests: values in [lo, hi) and the scalar parameters. */
+export interface KernelDomain {
+  /** Lowest value. */
+  lo: number;
+  /** Highest value (exclusive). */
+  hi: number;
+  /** Scalar parameters p0, p1 (unary ops; default none). */
+  params?: number[];
+}
+
 /** One checked input of a unary op. */
 export interface UnaryCheck {
   /** Test name (default: the op's name). */
@@ -140,6 +151,8 @@ export interface UnaryEntry {
   grad?: (g: Tensor, x: Tensor, y: Tensor, p0: number, p1: number, raw: RawOps) => Tensor;
   /** Which tensor the rule reads: the input (default) or the output. */
   saves?: "x" | "y";
+  /** Input ranges (and parameters) the WebGPU kernel is compared with the CPU one on. */
+  kernel: KernelDomain[];
   /** Inputs of the gradient checks and parity tests (every differentiable op has one). */
   checks?: UnaryCheck[];
 }
@@ -166,6 +179,11 @@ export interface BinaryEntry {
   ) => (Tensor | null)[];
   /** The rule reads neither input (nothing is saved). */
   savesNothing?: boolean;
+  /**
+   * Ranges the WebGPU kernel is compared with the CPU one on, per operand;
+   * an operand without one gets integers in [-3, 3] (so comparisons meet ties).
+   */
+  kernel?: { a?: KernelDomain; b?: KernelDomain };
   /** Inputs of the gradient checks and parity tests (every differentiable op has one). */
   checks?: BinaryCheck[];
 }
@@ -208,6 +226,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = -x[i];
     },
     wgsl: "-x",
+    kernel: [{ lo: -3, hi: 3 }],
     grad: (g) => g.neg(),
     checks: [{ shape: [3, 5] }],
   },
@@ -217,6 +236,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.exp(x[i]);
     },
     wgsl: "exp(x)",
+    kernel: [{ lo: -10, hi: 10 }],
     grad: (g, _x, y) => g.mul(y),
     saves: "y",
     checks: [{ shape: [7] }],
@@ -227,6 +247,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.log(x[i]);
     },
     wgsl: "log(x)",
+    kernel: [{ lo: 0.01, hi: 50 }],
     grad: (g, x) => g.div(x),
     checks: [{ shape: [2, 3], range: { lo: 0.2, hi: 3 } }],
   },
@@ -236,6 +257,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.sqrt(x[i]);
     },
     wgsl: "sqrt(x)",
+    kernel: [{ lo: 0, hi: 50 }],
     grad: (g, _x, y) => g.div(y.mul(2)),
     saves: "y",
     checks: [{ shape: [5, 1], range: { lo: 0.2, hi: 3 } }],
@@ -246,6 +268,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.abs(x[i]);
     },
     wgsl: "abs(x)",
+    kernel: [{ lo: -3, hi: 3 }],
     grad: (g, x, _y, _p0, _p1, raw) => g.mul(raw.unary("sign", x)),
     checks: [{ shape: [11], range: { awayFromZero: 0.05 } }],
   },
@@ -255,6 +278,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.sign(x[i]);
     },
     wgsl: "sign(x)",
+    kernel: [{ lo: -3, hi: 3 }],
   },
   recip: {
     math: "1 / x",
@@ -262,6 +286,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = 1 / x[i];
     },
     wgsl: "1.0 / x",
+    kernel: [{ lo: 0.1, hi: 5 }],
     grad: (g, _x, y) => g.mul(y.mul(y)).neg(),
     saves: "y",
     checks: [{ shape: [4, 3], range: { awayFromZero: 0.5 } }],
@@ -272,6 +297,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = sigmoid(x[i]);
     },
     wgsl: "sigmoid_(x)",
+    kernel: [{ lo: -30, hi: 30 }],
     grad: (g, _x, y, _p0, _p1, raw) => g.mul(y.mul(raw.unary("affine", y, -1, 1))),
     saves: "y",
     checks: [{ shape: [3, 4], range: { lo: -6, hi: 6 } }],
@@ -282,6 +308,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = tanh(x[i]);
     },
     wgsl: "tanh_(x)",
+    kernel: [{ lo: -12, hi: 12 }],
     grad: (g, _x, y, _p0, _p1, raw) => g.mul(raw.unary("affine", y.mul(y), -1, 1)),
     saves: "y",
     checks: [{ shape: [1, 13], range: { lo: -3, hi: 3 } }],
@@ -292,6 +319,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.max(x[i], 0);
     },
     wgsl: "select(0.0, x, x > 0.0)",
+    kernel: [{ lo: -3, hi: 3 }],
     grad: (g, x, _y, _p0, _p1, raw) => g.mul(raw.unary("step", x, 0)),
     checks: [{ shape: [9], range: { awayFromZero: 0.05 } }],
   },
@@ -304,6 +332,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       }
     },
     wgsl: "select(p0 * x, x, x > 0.0)",
+    kernel: [{ lo: -3, hi: 3, params: [0.01] }],
     grad: (g, x, _y, s, _p1, raw) => g.mul(raw.unary("affine", raw.unary("step", x, 0), 1 - s, s)),
     checks: [{ shape: [2, 7], params: [0.2], range: { awayFromZero: 0.05 } }],
   },
@@ -313,6 +342,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = p0 * x[i] + p1;
     },
     wgsl: "p0 * x + p1",
+    kernel: [{ lo: -3, hi: 3, params: [2.5, -1.25] }],
     grad: (g, _x, _y, a, _p1, raw) => raw.unary("affine", g, a, 0),
     checks: [{ shape: [2, 3], params: [-1.5, 0.25] }],
   },
@@ -328,6 +358,12 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       }
     },
     wgsl: "pow_(x, p0)",
+    kernel: [
+      { lo: 0.1, hi: 4, params: [2.5] },
+      { lo: -3, hi: 3, params: [3] },
+      { lo: -3, hi: 3, params: [-2] },
+      { lo: 0, hi: 9, params: [0.5] },
+    ],
     grad: (g, x, _y, p, _p1, raw) =>
       g.mul(raw.unary("affine", raw.unary("powScalar", x, p - 1), p, 0)),
     checks: [
@@ -341,6 +377,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = Math.min(Math.max(x[i], p0), p1);
     },
     wgsl: "min(max(x, p0), p1)",
+    kernel: [{ lo: -3, hi: 3, params: [-0.5, 0.7] }],
     grad: (g, x, _y, lo, hi, raw) =>
       g.mul(raw.unary("affine", raw.unary("step", x.neg(), -lo), -1, 1))
         .mul(raw.unary("affine", raw.unary("step", x, hi), -1, 1)),
@@ -355,6 +392,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
       for (let i = 0; i < n; i++) o[i] = x[i] > p0 ? 1 : 0;
     },
     wgsl: "select(0.0, 1.0, x > p0)",
+    kernel: [{ lo: -3, hi: 3, params: [0.2] }],
   },
 };
 
@@ -438,6 +476,7 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
       }
     },
     wgsl: "a / b",
+    kernel: { b: { lo: 0.5, hi: 3 } },
     grad: (g, a, b, na, nb) => [
       na ? g.div(b) : null,
       nb ? g.mul(a).div(b.mul(b)).neg() : null,
@@ -460,6 +499,7 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
       }
     },
     wgsl: "pow_(a, b)",
+    kernel: { a: { lo: 0.1, hi: 3 }, b: { lo: -3, hi: 3 } },
     grad: (g, a, b, na, nb, raw) => [
       na ? g.mul(b).mul(raw.binary("pow", a, b.sub(1))) : null,
       nb ? g.mul(raw.binary("pow", a, b)).mul(a.log()) : null,
