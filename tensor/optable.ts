@@ -348,6 +348,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
   },
   powScalar: {
     math: "x^p0 (sign-aware for integral p0, NaN for negative x otherwise)",
+    // Math.pow semantics; the frequent p0 = 2 is a plain product.
     cpu: (x, o, n, p0) => {
       if (p0 === 2) {
         for (let i = 0; i < n; i++) o[i] = x[i] * x[i];
