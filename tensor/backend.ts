@@ -54,63 +54,11 @@ export interface Storage {
 }
 
 /**
- * Unary elementwise ops: `out[i] = f(x[i])`, with the scalar parameters `p0`,
- * `p1` where the op names them.
- *
- * | op | f(x) |
- * | --- | --- |
- * | neg | -x |
- * | exp | e^x |
- * | log | ln x |
- * | sqrt | √x |
- * | abs | abs(x) |
- * | sign | -1, 0 or 1 |
- * | recip | 1 / x |
- * | sigmoid | 1 / (1 + e^-x), stable for large abs(x) |
- * | tanh | tanh x, stable for large abs(x) |
- * | relu | max(x, 0) |
- * | leakyRelu | x > 0 ? x : p0·x |
- * | affine | p0·x + p1 |
- * | powScalar | x^p0 (sign-aware for integral p0, NaN for negative x otherwise) |
- * | clamp | min(max(x, p0), p1) |
- * | step | x > p0 ? 1 : 0 |
+ * The elementwise ops (`UnaryOp`, `BinaryOp`): each op's meaning, CPU kernel,
+ * WGSL expression, gradient and test inputs are its entry in `optable.ts`.
  */
-export type UnaryOp =
-  | "neg"
-  | "exp"
-  | "log"
-  | "sqrt"
-  | "abs"
-  | "sign"
-  | "recip"
-  | "sigmoid"
-  | "tanh"
-  | "relu"
-  | "leakyRelu"
-  | "affine"
-  | "powScalar"
-  | "clamp"
-  | "step";
-
-/**
- * Binary elementwise ops with broadcasting: `out[i] = f(a[·], b[·])`.
- * Comparisons give 1 or 0. `pow` is a^b (NaN for negative a with non-integral b,
- * as in IEEE `pow`).
- */
-export type BinaryOp =
-  | "add"
-  | "sub"
-  | "mul"
-  | "div"
-  | "pow"
-  | "max"
-  | "min"
-  | "eq"
-  | "ne"
-  | "lt"
-  | "le"
-  | "gt"
-  | "ge";
+import type { BinaryOp, UnaryOp } from "./optable.ts";
+export type { BinaryOp, UnaryOp };
 
 /** Reduction ops. */
 export type ReduceOp = "sum" | "max";

@@ -10,7 +10,7 @@ import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, broadcastStrides, normAxis, sizeOf, stridesOf } from "../shape.ts";
-import { type Buf, empty, Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
 
 const contiguous = (shape: readonly number[], offset = 0): View => ({
@@ -21,9 +21,7 @@ const contiguous = (shape: readonly number[], offset = 0): View => ({
 
 /** A tensor of a new shape sharing x's memory, with no graph. @internal */
 export function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
-  const b: Buf = x.buf;
-  b.refs++;
-  return new Tensor(b, shape, false);
+  return x.share(shape);
 }
 
 /**
@@ -56,7 +54,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Broadcast x to `shape` as a new contiguous tensor, no graph. @internal */
 export function expandRaw(x: Tensor, shape: readonly number[]): Tensor {
-  const out = empty(x.backendImpl, shape, x.dtype);
+  const out = x.alloc(shape);
   x.backendImpl.copy(
     x.storage,
     { shape, strides: broadcastStrides(x.shape, shape), offset: 0 },
@@ -90,7 +88,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 export function permuteRaw(x: Tensor, dims: readonly number[]): Tensor {
   const xs = stridesOf(x.shape);
   const shape = dims.map((d) => x.shape[d]!);
-  const out = empty(x.backendImpl, shape, x.dtype);
+  const out = x.alloc(shape);
   x.backendImpl.copy(
     x.storage,
     { shape, strides: dims.map((d) => xs[d]!), offset: 0 },
@@ -141,7 +139,7 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 
 /** Zeros of `shape` with `g` written at `starts`, no graph. @internal */
 export function padRaw(g: Tensor, shape: readonly number[], starts: readonly number[]): Tensor {
-  const out = empty(g.backendImpl, shape, g.dtype);
+  const out = g.alloc(shape);
   g.backendImpl.fill(out.storage, 0);
   const st = stridesOf(shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
@@ -157,7 +155,7 @@ export function padRaw(g: Tensor, shape: readonly number[], starts: readonly num
 export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   const st = stridesOf(x.shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  const out = empty(x.backendImpl, sizes, x.dtype);
+  const out = x.alloc(sizes);
   x.backendImpl.copy(
     x.storage,
     { shape: sizes, strides: st, offset },
@@ -227,7 +225,7 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const shape = [...first.shape];
   shape[ax] = tensors.reduce((a, t) => a + t.shape[ax]!, 0);
-  const out = empty(first.backendImpl, shape, first.dtype);
+  const out = first.alloc(shape);
   const ost = stridesOf(shape);
   const offsets: number[] = [];
   let at = 0;
@@ -342,12 +340,12 @@ export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
     indexSize: indices.shape[ax]!,
     inner: sizeOf(x.shape.slice(ax + 1)),
   };
-  const out = empty(x.backendImpl, indices.shape, x.dtype);
+  const out = x.alloc(indices.shape);
   x.backendImpl.gather(x.storage, indices.storage, out.storage, p);
   if (!isGradEnabled() || !x.requiresGrad) return out;
   const xShape = x.shape;
   return record("gather", out, [x], [indices], (g, [idx]) => {
-    const gx = empty(g.backendImpl, xShape, g.dtype);
+    const gx = g.alloc(xShape);
     g.backendImpl.scatterAdd(g.storage, idx!.storage, gx.storage, p);
     return [gx];
   });
@@ -359,7 +357,7 @@ export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
  * @param x the input
  */
 export function clone(x: Tensor): Tensor {
-  const out = empty(x.backendImpl, x.shape, x.dtype);
+  const out = x.alloc(x.shape);
   x.backendImpl.copy(x.storage, contiguous(x.shape), out.storage, contiguous(x.shape));
   if (!isGradEnabled() || !x.requiresGrad) return out;
   return record("clone", out, [x], [], (g) => [g]);

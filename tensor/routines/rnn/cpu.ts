@@ -31,6 +31,7 @@ import { matmulKernel, PARALLEL_MACS } from "../../cpu/matmul.ts";
 import { simdKernel } from "../../cpu/simd.ts";
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import { registerRoutine } from "../registry.ts";
+import { sigmoid, tanh } from "../../optable.ts";
 import {
   type ChunkFn,
   cpuThreads,
@@ -81,7 +82,7 @@ const scalarGates: GateScratch = {
   },
   tanh(off, n) {
     const a = this.a;
-    for (let i = off; i < off + n; i++) a[i] = Math.tanh(a[i]!);
+    for (let i = off; i < off + n; i++) a[i] = tanh(a[i]!);
   },
 };
 
@@ -178,12 +179,6 @@ function rowsTimesW(
   };
   matmulKernel(p, w, out, params, false);
   return out;
-}
-
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
 }
 
 /** Steps with fewer batch rows than this stay on one thread. */
