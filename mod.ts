@@ -17,6 +17,8 @@
 // The backend contract and the autograd node: the types public signatures
 // refer to (for custom backends and graph introspection).
 export type * from "./tensor/backend.ts";
+export type * from "./tensor/routines/rnn/args.ts";
+export type * from "./tensor/routines/optim/args.ts";
 export type { BackwardRule, Node } from "./tensor/autograd.ts";
 export {
   type AdapterInfo,

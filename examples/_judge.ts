@@ -198,7 +198,7 @@ export async function obtainJudge(opts: ObtainJudgeOptions = {}): Promise<Judge>
   const out = dirname(path);
   log(
     `judge: ${exists ? "retraining" : `no judge at '${path}'; training one`} with the defaults ` +
-      `of examples/judge.ts into ${out}/ (2 epochs: 16 to 90 minutes on 2 CPU cores, as busy as they are)`,
+      `of examples/judge.ts into ${out}/ (4 epochs: 30 to 60 minutes on 2 CPU cores, as busy as they are)`,
   );
   const watch = new Stopwatch();
   const { main } = await import("./judge.ts");

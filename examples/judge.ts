@@ -18,7 +18,7 @@
  *
  * @example
  * ```sh
- * deno task judge                      # defaults: 2 epochs, out/judge/
+ * deno task judge                      # defaults: 4 epochs, out/judge/
  * deno run -A examples/judge.ts --quick --out /tmp/judge
  * ```
  *
@@ -38,7 +38,7 @@ export const FLAGS = {
   epochs: {
     type: "integer",
     min: 1,
-    help: "passes over the training set (default 2, 1 with --quick; --resume: the saved plan)",
+    help: "passes over the training set (default 4, 1 with --quick; --resume: the saved plan)",
   },
   batch: { type: "integer", min: 1, default: 64, help: "images per training step" },
   lr: {
@@ -267,7 +267,7 @@ export async function main(args: string[]): Promise<void> {
     config: asked,
     explicit: explicit as Set<string>,
     flags: FLAGS,
-    epochs: v.epochs ?? (v.quick ? 1 : 2),
+    epochs: v.epochs ?? (v.quick ? 1 : 4),
   });
   const cfg = run.config;
 

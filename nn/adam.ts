@@ -6,7 +6,8 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, checkUnit, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
+import { optimizerUpdate } from "../tensor/routines/optim/mod.ts";
+import { checkNonNegative, checkUnit, type HyperParam, Optimizer } from "./optimizer.ts";
 
 /** Options of {@link Adam} and {@link AdamW}. */
 export interface AdamOptions {
@@ -88,14 +89,13 @@ export class Adam extends Optimizer {
    */
   protected override fusedUpdate(i: number, p: Tensor, grad: Tensor, t: number): boolean {
     const [b1, b2] = this.betas;
-    ownMemory(p);
     const m = this.fusedState(i, "exp_avg").state, v = this.fusedState(i, "exp_avg_sq").state;
-    this.fusedStep(p.backendImpl, {
+    optimizerUpdate({
       kind: this.decoupled ? "adamw" : "adam",
-      param: p.storage,
-      grad: grad.storage,
-      expAvg: m.storage,
-      expAvgSq: v.storage,
+      param: p,
+      grad,
+      expAvg: m,
+      expAvgSq: v,
       lr: this.lr,
       beta1: b1,
       beta2: b2,

@@ -2,7 +2,7 @@
  * `nn.GRU`: a stacked, batch-first GRU with PyTorch's parameter names,
  * layout, gate order (r, z, n) and initialisation. Each layer is one
  * input-projection matmul for all time steps (x·W_ihᵀ + b_ih) plus the fused
- * sequence op of `nn/rnn_ops.ts`, which applies b_hh inside the step kernel
+ * sequence op of `tensor/routines/rnn/layer.ts`, which applies b_hh inside the step kernel
  * because b_hn sits inside the reset product r ⊙ (W_hn h + b_hn); or the
  * unfused reference of `nn/rnn_reference.ts` with `{ fused: false }`.
  *
@@ -20,7 +20,7 @@ import {
   RecurrentModule,
   type RecurrentOptions,
 } from "./recurrent.ts";
-import { gruLayer } from "./rnn_ops.ts";
+import { gruLayer } from "../tensor/routines/rnn/mod.ts";
 import { gruLayerReference } from "./rnn_reference.ts";
 
 /** The recurrent state of a GRU: [numLayers, batch, hidden]. */

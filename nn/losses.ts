@@ -5,10 +5,9 @@
  *
  * @module
  */
-import { record } from "../tensor/autograd.ts";
-import { isGradEnabled, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { arange, type Tensor } from "../tensor/tensor.ts";
+import { bceElementwise, crossEntropyPerSample } from "../tensor/routines/losses/mod.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** How a loss combines its elementwise values. */
 export type Reduction = "mean" | "sum" | "none";
@@ -73,23 +72,7 @@ export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): 
  */
 export function bceLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   checkPair("bceLoss", input, target);
-  const l = noGrad(() =>
-    tidy(() => {
-      const a = input.log().clamp(-100), b = input.neg().add(1).log().clamp(-100);
-      return target.mul(a).add(target.neg().add(1).mul(b)).neg();
-    })
-  );
-  const withGrad = !isGradEnabled() || !input.requiresGrad ? l : record(
-    "bceLoss",
-    l,
-    [input],
-    [input, target],
-    (g, [x, y]) => {
-      const num = x!.sub(y!);
-      const den = x!.mul(x!.neg().add(1)).maximum(1e-12);
-      return [g.mul(num.div(den))];
-    },
-  );
+  const withGrad = bceElementwise(input, target);
   return reduce("bceLoss", withGrad, opts.reduction);
 }
 
@@ -114,20 +97,6 @@ export function crossEntropy(logits: Tensor, labels: Tensor, opts: LossOptions =
         `shape ${fmtShape(labels.shape)}: expected logits [N, C] and labels [N]`,
     );
   }
-  const [n, c] = logits.shape as [number, number];
-  const ls = noGrad(() => logits.logSoftmax(-1));
-  const l = noGrad(() => tidy(() => ls.gather(labels.reshape([n, 1]), 1).reshape([n]).neg()));
-  const withGrad = !isGradEnabled() || !logits.requiresGrad ? l : record(
-    "crossEntropy",
-    l,
-    [logits],
-    [ls, labels],
-    (g, [logp, y]) => {
-      const onehot = arange(c, { dtype: y!.dtype, backend: y!.backend }).reshape([1, c])
-        .eq(y!.reshape([n, 1]));
-      return [logp!.exp().sub(onehot).mul(g.reshape([n, 1]))];
-    },
-  );
-  ls.dispose();
+  const withGrad = crossEntropyPerSample(logits, labels);
   return reduce("crossEntropy", withGrad, opts.reduction);
 }

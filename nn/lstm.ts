@@ -2,7 +2,7 @@
  * `nn.LSTM`: a stacked, batch-first LSTM with PyTorch's parameter names,
  * layout, gate order (i, f, g, o) and initialisation, running each layer as
  * one input-projection matmul for all time steps plus the fused sequence op
- * of `nn/rnn_ops.ts` (one step kernel per time step), or the unfused
+ * of `tensor/routines/rnn/layer.ts` (one step kernel per time step), or the unfused
  * reference of `nn/rnn_reference.ts` with `{ fused: false }`.
  *
  * @module
@@ -19,7 +19,7 @@ import {
   RecurrentModule,
   type RecurrentOptions,
 } from "./recurrent.ts";
-import { lstmLayer } from "./rnn_ops.ts";
+import { lstmLayer } from "../tensor/routines/rnn/mod.ts";
 import { lstmLayerReference } from "./rnn_reference.ts";
 
 export type { RecurrentOptions } from "./recurrent.ts";

@@ -24,11 +24,10 @@ export {
   MaxPool2d,
   maxPool2d,
   type MaxPool2dOptions,
-  pad2d,
   type Size2,
-  unfold2d,
   type WindowOptions,
 } from "./conv.ts";
+export { pad2d, unfold2d } from "../tensor/routines/conv/mod.ts";
 export { bceLoss, crossEntropy, type LossOptions, mseLoss, type Reduction } from "./losses.ts";
 export {
   type CheckpointLoadOptions,
@@ -69,6 +68,11 @@ export {
   type GruState,
   type GruStepOutput,
 } from "./gru.ts";
-export { gruLayer, type GruLayerResult, lstmLayer, type LstmLayerResult } from "./rnn_ops.ts";
+export {
+  gruLayer,
+  type GruLayerResult,
+  lstmLayer,
+  type LstmLayerResult,
+} from "../tensor/routines/rnn/mod.ts";
 export { gruLayerReference, lstmLayerReference } from "./rnn_reference.ts";
 export { type RecurrentLayerWeights, RecurrentModule } from "./recurrent.ts";

@@ -4,13 +4,14 @@
  * inside `tidy` with no readback, and state dicts for checkpoints and resume.
  *
  * By default the built-in optimizers update each parameter with the backend's
- * fused kernel (`Backend.optimizerStep`: one pass, one WebGPU dispatch per
- * parameter, parameter and state rewritten in place); `{ fused: false }`
+ * fused kernel (the `optimizerStep` routine of `tensor/routines/optim/`: one
+ * pass, one WebGPU dispatch per parameter, parameter and state rewritten in
+ * place); `{ fused: false }`
  * selects the reference composition of ordinary tensor ops.
  *
  * @module
  */
-import type { Backend, OptimizerStepArgs } from "../tensor/backend.ts";
+import { optimizerUpdates, ownMemory } from "../tensor/routines/optim/mod.ts";
 import { keep, noGrad, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
 import { Tensor, tensor, zeros } from "../tensor/tensor.ts";
@@ -70,7 +71,6 @@ export abstract class Optimizer {
    */
   readonly fused: boolean;
   #step = 0;
-  #fusedBatch: [Backend, OptimizerStepArgs][] | null = null;
   #paramSteps: number[];
   #state: Map<string, Tensor>[];
 
@@ -208,53 +208,25 @@ export abstract class Optimizer {
   /** Update every parameter that has a gradient (parameters without one are skipped). */
   step(): void {
     noGrad(() =>
-      tidy(() => {
-        this.#fusedBatch = [];
-        this.params.forEach((p, i) => {
-          const g = p.grad;
-          if (!g || g.isDisposed) return;
-          if (g.backend !== p.backend || g.dtype !== p.dtype) {
-            throw new TypeError(
-              `Cannot step ${this.constructor.name}: parameter ${i} is ${p.dtype} on ${p.backend} ` +
-                `but its gradient is ${g.dtype} on ${g.backend}`,
-            );
-          }
-          const t = ++this.#paramSteps[i]!;
-          if (!(this.fused && this.fusedUpdate(i, p, g, t))) this.update(i, p, g, t);
-        });
-        this.#runFused();
-      })
+      tidy(() =>
+        // The fused updates of all parameters go to the backend together (multi-tensor).
+        optimizerUpdates(() =>
+          this.params.forEach((p, i) => {
+            const g = p.grad;
+            if (!g || g.isDisposed) return;
+            if (g.backend !== p.backend || g.dtype !== p.dtype) {
+              throw new TypeError(
+                `Cannot step ${this.constructor.name}: parameter ${i} is ${p.dtype} on ${p.backend} ` +
+                  `but its gradient is ${g.dtype} on ${g.backend}`,
+              );
+            }
+            const t = ++this.#paramSteps[i]!;
+            if (!(this.fused && this.fusedUpdate(i, p, g, t))) this.update(i, p, g, t);
+          })
+        )
+      )
     );
     this.#step++;
-  }
-
-  /**
-   * Queue a fused backend update for the end of this `step()` (from
-   * {@link Optimizer.fusedUpdate}): the updates of all parameters then go to
-   * the backend together, one multi-tensor dispatch where it has one
-   * (`Backend.optimizerSteps`). Outside `step()` it runs at once.
-   *
-   * @param be the parameter's backend
-   * @param a the update
-   */
-  protected fusedStep(be: Backend, a: OptimizerStepArgs): void {
-    if (this.#fusedBatch) this.#fusedBatch.push([be, a]);
-    else be.optimizerStep(a);
-  }
-
-  #runFused(): void {
-    const batch = this.#fusedBatch ?? [];
-    this.#fusedBatch = null;
-    const byBackend = new Map<Backend, OptimizerStepArgs[]>();
-    for (const [be, a] of batch) {
-      const list = byBackend.get(be) ?? [];
-      list.push(a);
-      byBackend.set(be, list);
-    }
-    for (const [be, list] of byBackend) {
-      if (be.optimizerSteps) be.optimizerSteps(list);
-      else for (const a of list) be.optimizerStep(a);
-    }
   }
 
   /** Dispose every parameter's gradient (`grad` becomes null). */
@@ -372,21 +344,6 @@ export abstract class Optimizer {
       for (const t of m.values()) t.dispose();
       m.clear();
     }
-  }
-}
-
-/**
- * Give `t` memory of its own when another tensor shares it (a view, or a
- * graph that saved it): copy on write before an in-place update, so those
- * keep the old values, as they do with the composed update. @internal
- *
- * @param t a parameter or state tensor about to be updated in place
- */
-export function ownMemory(t: Tensor): void {
-  if (t.buf.refs > 1) {
-    const c = t.clone();
-    t.assign(c);
-    c.dispose();
   }
 }
 

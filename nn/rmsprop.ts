@@ -4,7 +4,8 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, checkUnit, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
+import { optimizerUpdate } from "../tensor/routines/optim/mod.ts";
+import { checkNonNegative, checkUnit, type HyperParam, Optimizer } from "./optimizer.ts";
 
 /** Options of {@link RMSprop}. */
 export interface RMSpropOptions {
@@ -81,17 +82,16 @@ export class RMSprop extends Optimizer {
    * @returns true (the update was done)
    */
   protected override fusedUpdate(i: number, p: Tensor, grad: Tensor): boolean {
-    ownMemory(p);
     const s = this.fusedState(i, "square_avg").state;
     const ga = this.centered ? this.fusedState(i, "grad_avg").state : null;
     const buf = this.momentum > 0 ? this.fusedState(i, "momentum_buffer").state : null;
-    p.backendImpl.optimizerStep({
+    optimizerUpdate({
       kind: "rmsprop",
-      param: p.storage,
-      grad: grad.storage,
-      squareAvg: s.storage,
-      momentumBuffer: buf ? buf.storage : null,
-      gradAvg: ga ? ga.storage : null,
+      param: p,
+      grad,
+      squareAvg: s,
+      momentumBuffer: buf,
+      gradAvg: ga,
       lr: this.lr,
       alpha: this.alpha,
       eps: this.eps,

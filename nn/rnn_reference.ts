@@ -1,6 +1,6 @@
 /**
  * The unfused reference of the recurrent layers: the same math as the fused
- * sequence ops of `nn/rnn_ops.ts`, written step by step with basic
+ * sequence ops of `tensor/routines/rnn/layer.ts`, written step by step with basic
  * differentiable ops (matmul, slice, sigmoid, tanh, mul, add, stack). Tests
  * compare the fused kernels against it, and `{ fused: false }` on
  * `nn.LSTM`/`nn.GRU` runs it. It records about 15 graph nodes per time step,
@@ -13,7 +13,7 @@ import { tidy } from "../tensor/engine.ts";
 import { matmul } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { GruLayerResult, LstmLayerResult } from "./rnn_ops.ts";
+import type { GruLayerResult, LstmLayerResult } from "../tensor/routines/rnn/mod.ts";
 
 /** Columns [from, from + n) of a [B, m] matrix. */
 function cols(x: Tensor, from: number, n: number): Tensor {
@@ -28,7 +28,7 @@ function stepOf(x: Tensor, t: number): Tensor {
 
 /**
  * An LSTM layer from basic ops; same contract as `lstmLayer` in
- * `nn/rnn_ops.ts`.
+ * `tensor/routines/rnn/layer.ts`.
  *
  * @param xproj x·W_ihᵀ + b_ih + b_hh [B, T, 4H] (gates i, f, g, o)
  * @param whh W_hh [4H, H]
@@ -70,7 +70,7 @@ export function lstmLayerReference(
 
 /**
  * A GRU layer from basic ops; same contract as `gruLayer` in
- * `nn/rnn_ops.ts`: r = σ(x_r + W_hr h + b_hr), z = σ(x_z + W_hz h + b_hz),
+ * `tensor/routines/rnn/layer.ts`: r = σ(x_r + W_hr h + b_hr), z = σ(x_z + W_hz h + b_hz),
  * n = tanh(x_n + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
  *
  * @param gx x·W_ihᵀ + b_ih [B, T, 3H] (gates r, z, n)

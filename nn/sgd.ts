@@ -4,7 +4,8 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { checkNonNegative, type HyperParam, Optimizer, ownMemory } from "./optimizer.ts";
+import { optimizerUpdate } from "../tensor/routines/optim/mod.ts";
+import { checkNonNegative, type HyperParam, Optimizer } from "./optimizer.ts";
 
 /** Options of {@link SGD}. */
 export interface SGDOptions {
@@ -77,13 +78,12 @@ export class SGD extends Optimizer {
    * @returns true (the update was done)
    */
   protected override fusedUpdate(i: number, p: Tensor, grad: Tensor): boolean {
-    ownMemory(p);
     const buf = this.momentum !== 0 ? this.fusedState(i, "momentum_buffer") : null;
-    p.backendImpl.optimizerStep({
+    optimizerUpdate({
       kind: "sgd",
-      param: p.storage,
-      grad: grad.storage,
-      momentumBuffer: buf ? buf.state.storage : null,
+      param: p,
+      grad,
+      momentumBuffer: buf ? buf.state : null,
       lr: this.lr,
       momentum: this.momentum,
       dampening: this.dampening,

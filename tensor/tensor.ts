@@ -20,7 +20,8 @@ import {
 import { DisposedError, fmtShape, ShapeError } from "./errors.ts";
 import { sizeOf } from "./shape.ts";
 import { nextCounters } from "./random.ts";
-import { backward, dropNode, type Node } from "./autograd.ts";
+import { dropNode, type Node } from "./autograd.ts";
+import { backward } from "./backward.ts";
 import * as ew from "./ops/elementwise.ts";
 import * as red from "./ops/reduce.ts";
 import * as sh from "./ops/shape.ts";
@@ -326,6 +327,50 @@ export class Tensor {
   zeroGrad(): void {
     this.grad?.dispose();
     this.grad = null;
+  }
+  /**
+   * A tensor of `shape` (the same element count) sharing this tensor's
+   * memory, with no graph history. @internal
+   */
+  share(shape: readonly number[]): Tensor {
+    const b = this.buf;
+    b.refs++;
+    return new Tensor(b, shape, false);
+  }
+  /**
+   * A new uninitialised tensor of `shape` on this tensor's backend, of its
+   * dtype unless given: how ops allocate outputs without importing this
+   * module. @internal
+   */
+  alloc(shape: readonly number[], dtype: DType = this.dtype): Tensor {
+    return empty(this.backendImpl, shape, dtype);
+  }
+  /**
+   * A deferred tensor of `shape` on this tensor's backend and dtype: `fill`
+   * writes its contents the first time its storage is read (never, when it
+   * is disposed unread); each of `sources` stays alive until then (see
+   * {@link Buf}). `mark` says what it stands for, so readers able to read
+   * strided memory may read the source instead. How ops defer copies
+   * without importing this module. @internal
+   */
+  deferred(
+    shape: readonly number[],
+    sources: readonly Tensor[],
+    fill: (out: Storage) => void,
+    mark: { view?: PendingView; pad?: Buf["pendingPad"] } = {},
+  ): Tensor {
+    const b = new Buf(
+      { backend: this.backendImpl, size: sizeOf(shape), dtype: this.dtype },
+      fill,
+      sources.map((t) => t.buf),
+    );
+    b.pendingView = mark.view ?? null;
+    b.pendingPad = mark.pad ?? null;
+    return new Tensor(b, shape, false);
+  }
+  /** A new tensor of `shape` filled with `value`, on this tensor's backend and dtype. @internal */
+  filled(shape: readonly number[], value: number): Tensor {
+    return full(shape, value, { backend: this.backend, dtype: this.dtype });
   }
   /** A tensor sharing this data with no graph history. */
   detach(): Tensor {

@@ -5,6 +5,8 @@
  * @module
  */
 import { cat, gather, matmul, type NestedArray, stack, type Tensor, where } from "../mod.ts";
+import { BINARY_OPS, UNARY_OPS } from "../tensor/optable.ts";
+import { binaryOp, unaryOp } from "../tensor/ops/elementwise.ts";
 
 /** One op case: input shapes, a function of the inputs, and the input range. */
 export interface OpCase {
@@ -15,52 +17,38 @@ export interface OpCase {
   range?: { lo?: number; hi?: number; awayFromZero?: number };
 }
 
-/** Every differentiable op, with broadcasting, size-1 dimensions and odd sizes. */
+/** The checks of every differentiable unary op of the op table. */
+function unaryCases(): OpCase[] {
+  return Object.entries(UNARY_OPS).flatMap(([op, e]) =>
+    (e.grad ? e.checks ?? [] : []).map((c): OpCase => ({
+      name: c.name ?? op,
+      shapes: [c.shape],
+      fn: ([x]) => unaryOp(op as keyof typeof UNARY_OPS, x!, c.params?.[0], c.params?.[1]),
+      range: c.range,
+    }))
+  );
+}
+
+/** The checks of every differentiable binary op of the op table (with broadcasting). */
+function binaryCases(): OpCase[] {
+  return Object.entries(BINARY_OPS).flatMap(([op, e]) =>
+    (e.grad ? e.checks ?? [] : []).map((c): OpCase => ({
+      name: c.name,
+      shapes: c.shapes,
+      fn: ([a, b]) => binaryOp(op as keyof typeof BINARY_OPS, a!, b!),
+      range: c.range,
+    }))
+  );
+}
+
+/**
+ * Every differentiable op, with broadcasting, size-1 dimensions and odd sizes:
+ * the elementwise ops' checks come from their entries in the op table.
+ */
 export const opCases: OpCase[] = [
-  // unary
-  { name: "neg", shapes: [[3, 5]], fn: ([x]) => x.neg() },
-  { name: "exp", shapes: [[7]], fn: ([x]) => x.exp() },
-  { name: "log", shapes: [[2, 3]], fn: ([x]) => x.log(), range: { lo: 0.2, hi: 3 } },
-  { name: "sqrt", shapes: [[5, 1]], fn: ([x]) => x.sqrt(), range: { lo: 0.2, hi: 3 } },
-  { name: "abs", shapes: [[11]], fn: ([x]) => x.abs(), range: { awayFromZero: 0.05 } },
-  { name: "sigmoid", shapes: [[3, 4]], fn: ([x]) => x.sigmoid(), range: { lo: -6, hi: 6 } },
-  { name: "tanh", shapes: [[1, 13]], fn: ([x]) => x.tanh(), range: { lo: -3, hi: 3 } },
-  { name: "relu", shapes: [[9]], fn: ([x]) => x.relu(), range: { awayFromZero: 0.05 } },
-  {
-    name: "leakyRelu",
-    shapes: [[2, 7]],
-    fn: ([x]) => x.leakyRelu(0.2),
-    range: { awayFromZero: 0.05 },
-  },
-  {
-    name: "clamp",
-    shapes: [[13]],
-    fn: ([x]) => x.clamp(-0.5, 0.7),
-    range: { lo: -0.45, hi: 0.65 },
-  },
-  { name: "clamp outside", shapes: [[6]], fn: ([x]) => x.clamp(-3, -2.5) },
-  { name: "pow scalar 2.5", shapes: [[5]], fn: ([x]) => x.pow(2.5), range: { lo: 0.3, hi: 2 } },
-  { name: "pow scalar 3 (negatives)", shapes: [[5]], fn: ([x]) => x.pow(3) },
+  ...unaryCases(),
   { name: "add scalar", shapes: [[4]], fn: ([x]) => x.add(3).mul(-2).sub(1).div(4) },
-  // binary with broadcasting
-  { name: "add [3,1,5]+[4,1]", shapes: [[3, 1, 5], [4, 1]], fn: ([a, b]) => a.add(b) },
-  { name: "sub [7]-[]", shapes: [[7], []], fn: ([a, b]) => a.sub(b) },
-  { name: "mul [1]*[2,3]", shapes: [[1], [2, 3]], fn: ([a, b]) => a.mul(b) },
-  { name: "mul [2,1,3]*[2,5,1]", shapes: [[2, 1, 3], [2, 5, 1]], fn: ([a, b]) => a.mul(b) },
-  {
-    name: "div [3,4]/[4]",
-    shapes: [[3, 4], [4]],
-    fn: ([a, b]) => a.div(b),
-    range: { awayFromZero: 0.5 },
-  },
-  {
-    name: "pow tensor",
-    shapes: [[3, 2], [2]],
-    fn: ([a, b]) => a.pow(b),
-    range: { lo: 0.3, hi: 2 },
-  },
-  { name: "maximum", shapes: [[4, 3], [3]], fn: ([a, b]) => a.maximum(b) },
-  { name: "minimum", shapes: [[1, 5], [3, 1]], fn: ([a, b]) => a.minimum(b) },
+  ...binaryCases(),
   // matmul
   { name: "matmul 2-D 3×4·4×5", shapes: [[3, 4], [4, 5]], fn: ([a, b]) => a.matmul(b) },
   {

@@ -12,6 +12,7 @@ import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel } from "../tensor/cpu/matmul.ts";
 import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { matmulCases, values } from "./_values.ts";
+import { lstmStep } from "../tensor/routines/rnn/mod.ts";
 
 /** Run f with SIMD forced on or off. */
 function withSimd<T>(on: boolean, f: () => T): T {
@@ -87,7 +88,7 @@ Deno.test("SIMD and scalar fused LSTM steps agree within float32 rounding", asyn
       const x = up(B * G, 1), h = up(B * H, 2), c = up(B * H, 3), w = up(G * H, 4);
       const hOut = cpu.alloc(B * H, "float32"), cOut = cpu.alloc(B * H, "float32");
       const rows = (storage: typeof x, stride: number) => ({ storage, offset: 0, stride });
-      cpu.lstmStep({
+      lstmStep(cpu, {
         batch: B,
         hidden: H,
         x: rows(x, G),

@@ -8,11 +8,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Rows, Storage, TypedArray } from "../tensor/backend.ts";
+import type { Storage, TypedArray } from "../tensor/backend.ts";
+import type { Rows } from "../tensor/routines/rnn/mod.ts";
 import { arenaBytes } from "../tensor/cpu/arena.ts";
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
-import { PARALLEL_ROWS } from "../tensor/cpu/rnn.ts";
+import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
 import {
   cpuThreads,
   poolReady,
@@ -22,6 +23,12 @@ import {
   withCpuThreads,
 } from "../tensor/cpu/pool.ts";
 import { matmulCases, values } from "./_values.ts";
+import {
+  gruStep,
+  gruStepBackward,
+  lstmStep,
+  lstmStepBackward,
+} from "../tensor/routines/rnn/mod.ts";
 
 /** Run f with two threads, and check that it used the pool (or not). */
 function twoThreads(pooled: boolean, f: () => void): void {
@@ -107,7 +114,7 @@ Deno.test("small products stay on the calling thread", async () => {
   const x = s.flat(B * 4 * H), h = s.flat(B * H), cc = s.flat(B * H), w = s.flat(4 * H * H);
   const rows = (st: Storage, width: number): Rows => ({ storage: st, offset: 0, stride: width });
   twoThreads(false, () =>
-    s.cpu.lstmStep({
+    lstmStep(s.cpu, {
       batch: B,
       hidden: H,
       x: rows(x, 4 * H),
@@ -166,7 +173,7 @@ Deno.test("fused recurrent steps split by batch rows equal one thread bit for bi
       const x = s.seq(G4), h = s.seq(H), c = s.seq(H), w = s.flat(G4 * H), gates = s.seq(G4);
       for (const save of [true, false]) {
         s.compare([h, c, gates], pooled, () =>
-          cpu.lstmStep({
+          lstmStep(cpu, {
             batch: B,
             hidden: H,
             x: seqRows(x, t, T, G4),
@@ -182,7 +189,7 @@ Deno.test("fused recurrent steps split by batch rows equal one thread bit for bi
       const dh = s.seq(H), dc = s.flat(B * H), dg = s.seq(G4);
       for (const dgNext of [(t + 1) * G4, null]) {
         s.compare([dc, dg], pooled, () =>
-          cpu.lstmStepBackward({
+          lstmStepBackward(cpu, {
             batch: B,
             hidden: H,
             dh: seqRows(dh, t, T, H),
@@ -199,7 +206,7 @@ Deno.test("fused recurrent steps split by batch rows equal one thread bit for bi
       const xg = s.seq(G3), wg = s.flat(G3 * H), bhh = s.flat(G3), saved = s.seq(4 * H);
       for (const save of [true, false]) {
         s.compare([h, saved], pooled, () =>
-          cpu.gruStep({
+          gruStep(cpu, {
             batch: B,
             hidden: H,
             x: seqRows(xg, t, T, G3),
@@ -213,7 +220,7 @@ Deno.test("fused recurrent steps split by batch rows equal one thread bit for bi
       const dhz = s.flat(B * H), dgx = s.seq(G3), dgh = s.seq(G3);
       for (const dghNext of [(t + 1) * G3, null]) {
         s.compare([dhz, dgx, dgh], pooled, () =>
-          cpu.gruStepBackward({
+          gruStepBackward(cpu, {
             batch: B,
             hidden: H,
             dh: seqRows(dh, t, T, H),
@@ -239,7 +246,7 @@ Deno.test("a backward step whose next rows overlap its own stays on one thread",
   const dh = s.flat(B * H), c = s.flat(B * H), gates = s.flat(B * G), w = s.flat(G * H);
   const dc = s.flat(B * H), dg = s.flat(B * G + G);
   s.compare([dc, dg], false, () =>
-    cpu.lstmStepBackward({
+    lstmStepBackward(cpu, {
       batch: B,
       hidden: H,
       dh: { storage: dh, offset: 0, stride: H },

@@ -12,9 +12,9 @@
  * forward and backward); see the breakdown in the notes of issue 13.
  */
 import assert from "node:assert/strict";
-import { memory, type Tensor, tensor, tidy } from "../mod.ts";
+import { memory, tensor, tidy } from "../mod.ts";
 import { init } from "../tensor/engine.ts";
-import { Adam } from "../nn/optim.ts";
+import { optimizerUpdate, optimizerUpdates } from "../tensor/routines/optim/mod.ts";
 import { buildHeadline, timeSteps } from "../bench/_headline.ts";
 import { gpuTest, randArray } from "./_gpu.ts";
 import { slice, stack } from "../tensor/ops/shape.ts";
@@ -87,31 +87,38 @@ gpuTest("multi-tensor Adam writes what one update per parameter writes", async (
   await useGpu(gpu);
   const shapes = [[64, 49], [64], [256, 64], [3], [7, 5], [11], [2, 2], [9], [13, 3], [1]];
   const run = async (multi: boolean) => {
-    const ps: Tensor[] = shapes.map((s, k) =>
-      tensor(randArray(s.reduce((a, b) => a * b, 1), k), s, {
-        backend: "webgpu",
-        requiresGrad: true,
-      })
-    );
-    const opt = new Adam(ps, { lr: 0.01 });
-    const saved = gpu.optimizerSteps;
-    if (!multi) (gpu as { optimizerSteps?: unknown }).optimizerSteps = undefined;
-    try {
-      for (let s = 0; s < 3; s++) {
-        ps.forEach((p, k) =>
-          p.grad = tensor(randArray(p.size, 100 * s + k), p.shape, { backend: "webgpu" })
-        );
-        opt.step();
-        opt.zeroGrad();
-      }
-    } finally {
-      gpu.optimizerSteps = saved;
-    }
-    const out = await Promise.all(ps.map((p) => p.data()));
-    opt.dispose();
-    for (const p of ps) p.dispose();
-    return out;
+    const ts = (seed: number) =>
+      shapes.map((s, k) =>
+        tensor(randArray(s.reduce((a, b) => a * b, 1), seed + k), s, { backend: "webgpu" })
+      );
+    const ps = ts(0), ms = ts(100), vs = ts(200).map((v) => v.abs()), gs = ts(300);
+    const updates = () =>
+      ps.forEach((p, k) =>
+        optimizerUpdate({
+          kind: "adam",
+          param: p,
+          grad: gs[k]!,
+          expAvg: ms[k]!,
+          expAvgSq: vs[k]!,
+          lr: 0.01,
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          weightDecay: 0,
+          biasCorrection1: 1 - 0.9 ** 3,
+          biasCorrection2: 1 - 0.999 ** 3,
+        })
+      );
+    const d0 = dispatches();
+    if (multi) optimizerUpdates(updates);
+    else updates();
+    const n = dispatches() - d0;
+    const out = await Promise.all([...ps, ...ms, ...vs].map((t) => t.data()));
+    for (const t of [...ps, ...ms, ...vs, ...gs]) t.dispose();
+    return { out, n };
   };
   const a = await run(true), b = await run(false);
-  a.forEach((v, k) => assert.deepEqual([...v], [...b[k]!], `parameter ${k}`));
+  assert.equal(b.n, shapes.length);
+  assert.ok(a.n < b.n, `multi-tensor: ${a.n} dispatches for ${shapes.length} parameters`);
+  a.out.forEach((v, k) => assert.deepEqual([...v], [...b.out[k]!], `tensor ${k}`));
 });

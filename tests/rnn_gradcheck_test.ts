@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { cat, type Tensor } from "../mod.ts";
 import { GRU, gru, type GruLayerWeights } from "../nn/gru.ts";
 import { LSTM, lstm, type LstmLayerWeights } from "../nn/lstm.ts";
-import { gruLayer, lstmLayer } from "../nn/rnn_ops.ts";
+import { gruLayer, lstmLayer } from "../tensor/routines/rnn/mod.ts";
 import { gradCheck, rand64 } from "./_gradcheck.ts";
 
 const TOL = 1e-6;

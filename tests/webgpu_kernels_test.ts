@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import type { Backend, BinaryOp, UnaryOp, View } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
+import { BINARY_OPS, UNARY_OPS } from "../tensor/optable.ts";
 import { pickReduceKernel, type WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { assertClose } from "./_gradcheck.ts";
 import { contiguousStrides, gpuTest, numel, randArray, runBoth } from "./_gpu.ts";
@@ -13,27 +14,18 @@ import { contiguousStrides, gpuTest, numel, randArray, runBoth } from "./_gpu.ts
 const cpu = new CpuBackend();
 const pair = (gpu: WebGPUBackend): [Backend, Backend] => [gpu, cpu];
 
-/** Per-op input range and parameters. */
-const UNARY: [UnaryOp, number, number, number?, number?][] = [
-  ["neg", -3, 3],
-  ["exp", -10, 10],
-  ["log", 0.01, 50],
-  ["sqrt", 0, 50],
-  ["abs", -3, 3],
-  ["sign", -3, 3],
-  ["recip", 0.1, 5],
-  ["sigmoid", -30, 30],
-  ["tanh", -12, 12],
-  ["relu", -3, 3],
-  ["leakyRelu", -3, 3, 0.01],
-  ["affine", -3, 3, 2.5, -1.25],
-  ["powScalar", 0.1, 4, 2.5],
-  ["powScalar", -3, 3, 3],
-  ["powScalar", -3, 3, -2],
-  ["powScalar", 0, 9, 0.5],
-  ["clamp", -3, 3, -0.5, 0.7],
-  ["step", -3, 3, 0.2],
-];
+/** Per-op input range and parameters: every unary op's kernel domains in the op table. */
+const UNARY: [UnaryOp, number, number, number?, number?][] = Object.entries(UNARY_OPS).flatMap((
+  [op, e],
+) =>
+  e.kernel.map((d): [UnaryOp, number, number, number?, number?] => [
+    op as UnaryOp,
+    d.lo,
+    d.hi,
+    d.params?.[0],
+    d.params?.[1],
+  ])
+);
 
 gpuTest("unary() matches CPU for every op on sizes 1, 7, 33, 127, 1000", async (gpu) => {
   for (const [op, lo, hi, p0, p1] of UNARY) {
@@ -124,31 +116,19 @@ function broadcast(...shapes: number[][]): { out: number[]; strides: number[][] 
   return { out, strides };
 }
 
-const BINARY: BinaryOp[] = [
-  "add",
-  "sub",
-  "mul",
-  "div",
-  "pow",
-  "max",
-  "min",
-  "eq",
-  "ne",
-  "lt",
-  "le",
-  "gt",
-  "ge",
-];
+const BINARY = Object.keys(BINARY_OPS) as BinaryOp[];
 
 gpuTest("binary() matches CPU for every op with broadcasting in each position", async (gpu) => {
   for (const op of BINARY) {
     for (const [as, bs] of BROADCASTS) {
       const { out, strides: [sa, sb] } = broadcast(as, bs);
-      // Small integers make the comparisons hit equality; pow gets a positive base.
-      const a = op === "pow" ? randArray(numel(as), 1, 0.1, 3) : randArray(numel(as), 1, -3, 3)
+      // The op table's domains (pow: a positive base, div: a divisor away from 0); small
+      // integers otherwise, so that the comparisons hit equality.
+      const da = BINARY_OPS[op].kernel?.a, db = BINARY_OPS[op].kernel?.b;
+      const a = da ? randArray(numel(as), 1, da.lo, da.hi) : randArray(numel(as), 1, -3, 3)
         .map(Math.round);
-      const b = op === "div" ? randArray(numel(bs), 2, 0.5, 3) : randArray(numel(bs), 2, -3, 3)
-        .map(op === "pow" ? (v) => v : Math.round);
+      const b = db ? randArray(numel(bs), 2, db.lo, db.hi) : randArray(numel(bs), 2, -3, 3)
+        .map(Math.round);
       const [g, c] = await runBoth(
         pair(gpu),
         [a, b],

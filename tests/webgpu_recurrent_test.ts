@@ -9,6 +9,12 @@ import type { Backend, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { assertClose } from "./_gradcheck.ts";
 import { gpuTest, randArray } from "./_gpu.ts";
+import {
+  gruStep,
+  gruStepBackward,
+  lstmStep,
+  lstmStepBackward,
+} from "../tensor/routines/rnn/mod.ts";
 
 const cpu = new CpuBackend();
 const B = 5, H = 7, T = 3;
@@ -23,7 +29,7 @@ async function run(be: Backend) {
     cs = up(B * (T + 1) * H, 4);
   const gates = be.upload(new Float32Array(B * T * 4 * H), "float32"); // slot 1 stays 0
   for (let t = 0; t < T; t++) {
-    be.lstmStep({
+    lstmStep(be, {
       batch: B,
       hidden: H,
       x: { storage: x, offset: t * 4 * H, stride: T * 4 * H },
@@ -38,7 +44,7 @@ async function run(be: Backend) {
   // backward
   const dh = up(B * T * H, 5), dc = up(B * H, 6), dg = be.alloc(B * T * 4 * H, "float32");
   for (let t = T - 1; t >= 0; t--) {
-    be.lstmStepBackward({
+    lstmStepBackward(be, {
       batch: B,
       hidden: H,
       dh: { storage: dh, offset: t * H, stride: T * H },
@@ -58,7 +64,7 @@ async function run(be: Backend) {
     hg = up(B * (T + 1) * H, 10);
   const saved = be.upload(new Float32Array(B * T * 4 * H), "float32");
   for (let t = 0; t < T; t++) {
-    be.gruStep({
+    gruStep(be, {
       batch: B,
       hidden: H,
       x: { storage: xg, offset: t * 3 * H, stride: T * 3 * H },
@@ -73,7 +79,7 @@ async function run(be: Backend) {
     dgx = be.alloc(B * T * 3 * H, "float32"),
     dgh = be.alloc(B * T * 3 * H, "float32");
   for (let t = T - 1; t >= 0; t--) {
-    be.gruStepBackward({
+    gruStepBackward(be, {
       batch: B,
       hidden: H,
       dh: { storage: dh, offset: t * H, stride: T * H },
@@ -123,7 +129,7 @@ async function forward(be: Backend, B: number, H: number, transposed: boolean, p
   const bg = up(randArray(3 * H, 28, -w, w)), saved = be.alloc(B * T * 4 * H, "float32");
   const at = (storage: Storage, t: number) => ({ storage, offset: pad + t * H, stride: S });
   for (let t = 0; t < T; t++) {
-    be.lstmStep({
+    lstmStep(be, {
       batch: B,
       hidden: H,
       x: { storage: x, offset: t * 4 * H, stride: T * 4 * H },
@@ -134,7 +140,7 @@ async function forward(be: Backend, B: number, H: number, transposed: boolean, p
       cOut: at(cs, t + 1),
       gates: { storage: gates, offset: t * B * 4 * H, stride: 4 * H },
     });
-    be.gruStep({
+    gruStep(be, {
       batch: B,
       hidden: H,
       x: { storage: xg, offset: t * 3 * H, stride: T * 3 * H },

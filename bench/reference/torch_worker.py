@@ -112,6 +112,16 @@ def gan():
     return step
 
 
+BUILD = {
+    "lstm": lambda: headline("lstm"),
+    "gru": lambda: headline("gru"),
+    "gen-lstm": lambda: generation("lstm"),
+    "gen-gru": lambda: generation("gru"),
+    "classify": classify,
+    "gan": gan,
+}
+
+
 def main():
     if os.environ.get("TORCH_THREADS"):
         torch.set_num_threads(int(os.environ["TORCH_THREADS"]))

@@ -29,9 +29,7 @@ import { fillRandom } from "../random.ts";
 import { binaryKernel, whereKernel } from "./binary.ts";
 import { copyKernel, gatherKernel, scatterAddKernel } from "./indexing.ts";
 import { matmulKernel } from "./matmul.ts";
-import { type OptimizerStepArgs, optimizerStepKernel } from "./optim.ts";
 import { reduceKernel } from "./reduce.ts";
-import * as rnn from "./rnn.ts";
 import { arrayOf, checkSize, CpuStorage, newArray } from "./storage.ts";
 import { fillKernel, unaryKernel } from "./unary.ts";
 
@@ -225,32 +223,5 @@ export class CpuBackend implements Backend {
   /** Live storages and their bytes (shown by `memory()`). */
   stats(): Record<string, number> {
     return { storages: this.#live, bytes: this.#liveBytes };
-  }
-
-  // ---- fused recurrent kernels (tensor/cpu/rnn.ts) ----
-  /** One fused LSTM time step. */
-  lstmStep(a: rnn.LstmStepArgs): void {
-    rnn.lstmStepKernel(a, (s, role) => arrayOf(this, s, role));
-  }
-
-  /** One fused LSTM backward step. */
-  lstmStepBackward(a: rnn.LstmStepBackwardArgs): void {
-    rnn.lstmStepBackwardKernel(a, (s, role) => arrayOf(this, s, role));
-  }
-
-  /** One fused GRU time step. */
-  gruStep(a: rnn.GruStepArgs): void {
-    rnn.gruStepKernel(a, (s, role) => arrayOf(this, s, role));
-  }
-
-  /** One fused GRU backward step. */
-  gruStepBackward(a: rnn.GruStepBackwardArgs): void {
-    rnn.gruStepBackwardKernel(a, (s, role) => arrayOf(this, s, role));
-  }
-
-  // ---- fused optimizer updates (tensor/cpu/optim.ts) ----
-  /** One fused optimizer update of one parameter, in place. */
-  optimizerStep(a: OptimizerStepArgs): void {
-    optimizerStepKernel(a, (s, role) => arrayOf(this, s, role));
   }
 }

@@ -2,226 +2,16 @@
  * Broadcasting binary kernels and `where` of the CPU backend. The operands'
  * strides are first simplified ({@link coalesce}), so a contiguous same-shape
  * op or a scalar broadcast runs as one flat loop and a bias-style broadcast as
- * one loop per row; each op's inner loop has fast paths for unit and zero
- * strides.
+ * one loop per row; each op's row loop (its entry's `cpu` in the op table,
+ * `tensor/optable.ts`) has fast paths for unit and zero strides.
  *
  * @module
  */
 import type { BinaryOp, TypedArray } from "../backend.ts";
+import { BINARY_OPS } from "../optable.ts";
 import { coalesce, contiguousStrides, extentOf, numel, RowCursor } from "./strided.ts";
 
 type TA = TypedArray;
-
-/** One binary row kernel: `o[oi + i] = f(a[ai + i·sa], b[bi + i·sb])` for i < n. */
-type BinaryKernel = (
-  a: TA,
-  ai: number,
-  sa: number,
-  b: TA,
-  bi: number,
-  sb: number,
-  o: TA,
-  oi: number,
-  n: number,
-) => void;
-
-const addK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] + b[bi + i];
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + y;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x + b[bi + i * sb];
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] + b[bi + i * sb];
-  }
-};
-
-const subK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] - b[bi + i];
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - y;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x - b[bi + i * sb];
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] - b[bi + i * sb];
-  }
-};
-
-const mulK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] * b[bi + i];
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * y;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x * b[bi + i * sb];
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] * b[bi + i * sb];
-  }
-};
-
-const divK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] / b[bi + i];
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / y;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x / b[bi + i * sb];
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] / b[bi + i * sb];
-  }
-};
-
-const powK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.pow(a[ai + i], b[bi + i]);
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.pow(a[ai + i * sa], y);
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.pow(x, b[bi + i * sb]);
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.pow(a[ai + i * sa], b[bi + i * sb]);
-  }
-};
-
-const maxK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i], b[bi + i]);
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * sa], y);
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.max(x, b[bi + i * sb]);
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.max(a[ai + i * sa], b[bi + i * sb]);
-  }
-};
-
-const minK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i], b[bi + i]);
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * sa], y);
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = Math.min(x, b[bi + i * sb]);
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = Math.min(a[ai + i * sa], b[bi + i * sb]);
-  }
-};
-
-const eqK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] === b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] === y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x === b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] === b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const neK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] !== b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] !== y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x !== b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] !== b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const ltK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] < b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] < y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x < b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] < b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const leK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] <= b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] <= y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x <= b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] <= b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const gtK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] > b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] > y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x > b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] > b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const geK: BinaryKernel = (a, ai, sa, b, bi, sb, o, oi, n) => {
-  if (sa === 1 && sb === 1) {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] >= b[bi + i] ? 1 : 0;
-  } else if (sb === 0) {
-    const y = b[bi];
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] >= y ? 1 : 0;
-  } else if (sa === 0) {
-    const x = a[ai];
-    for (let i = 0; i < n; i++) o[oi + i] = x >= b[bi + i * sb] ? 1 : 0;
-  } else {
-    for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] >= b[bi + i * sb] ? 1 : 0;
-  }
-};
-
-const kernels: Record<BinaryOp, BinaryKernel> = {
-  add: addK,
-  sub: subK,
-  mul: mulK,
-  div: divK,
-  pow: powK,
-  max: maxK,
-  min: minK,
-  eq: eqK,
-  ne: neK,
-  lt: ltK,
-  le: leK,
-  gt: gtK,
-  ge: geK,
-};
 
 function checkOperand(
   op: string,
@@ -263,7 +53,7 @@ export function binaryKernel(
   o: TypedArray,
   outShape: readonly number[],
 ): void {
-  const k = kernels[op];
+  const k = BINARY_OPS[op]?.cpu;
   if (k === undefined) throw new TypeError(`Cannot run cpu binary: unknown op "${op}"`);
   const total = numel(outShape);
   if (total > o.length) {

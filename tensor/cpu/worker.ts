@@ -18,7 +18,7 @@ import {
   JOB_MATMUL,
   serve,
 } from "./pool.ts";
-import { gruBackwardChunk, gruChunk, lstmBackwardChunk, lstmChunk } from "./rnn.ts";
+import { gruBackwardChunk, gruChunk, lstmBackwardChunk, lstmChunk } from "../routines/rnn/cpu.ts";
 
 const table: ChunkFn[] = [];
 table[JOB_MATMUL] = matmulChunk;

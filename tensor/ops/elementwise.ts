@@ -1,17 +1,19 @@
 /**
  * Elementwise ops: unary functions, broadcasting binary arithmetic,
- * comparisons and `where`. Each differentiable op sits beside its backward
- * rule, written in other tensor ops; broadcast gradients are summed back to
- * the input shapes by the autograd engine, not here.
+ * comparisons and `where`. The backward rule of each unary and binary op is
+ * its entry's `grad` in the op table (`tensor/optable.ts`), written in other
+ * tensor ops; broadcast gradients are summed back to the input shapes by the
+ * autograd engine, not here.
  *
  * @module
  */
 import type { BinaryOp, Storage, UnaryOp } from "../backend.ts";
+import { BINARY_OPS, type RawOps, UNARY_OPS } from "../optable.ts";
 import { record } from "../autograd.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { isGradEnabled } from "../engine.ts";
 import { broadcastShapes, broadcastStrides, sameShape } from "../shape.ts";
-import { empty, full, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 
 /** Check that tensors can meet in one kernel (same backend and dtype). @internal */
 export function checkSame(op: string, ...ts: Tensor[]): void {
@@ -34,7 +36,7 @@ export function checkSame(op: string, ...ts: Tensor[]): void {
 
 /** Run a unary kernel with no graph. @internal */
 export function unaryRaw(op: UnaryOp, x: Tensor, p0?: number, p1?: number): Tensor {
-  const out = empty(x.backendImpl, x.shape, x.dtype);
+  const out = x.alloc(x.shape);
   x.backendImpl.unary(op, x.storage, out.storage, p0, p1);
   return out;
 }
@@ -43,7 +45,7 @@ export function unaryRaw(op: UnaryOp, x: Tensor, p0?: number, p1?: number): Tens
 export function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   checkSame(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = empty(a.backendImpl, shape, a.dtype);
+  const out = a.alloc(shape);
   const ra = stridedRead(a, shape), rb = stridedRead(b, shape);
   a.backendImpl.binary(op, ra.storage, ra.strides, rb.storage, rb.strides, out.storage, shape);
   return out;
@@ -72,35 +74,11 @@ function stridedRead(t: Tensor, shape: readonly number[]): { storage: Storage; s
 
 /** A 0-d constant on the same backend and dtype as `like`. @internal */
 export function scalarLike(like: Tensor, v: number): Tensor {
-  return full([], v, { backend: like.backend, dtype: like.dtype });
+  return like.filled([], v);
 }
 
-const affine = (x: Tensor, a: number, b: number) => unaryRaw("affine", x, a, b);
-const step = (x: Tensor, t = 0) => unaryRaw("step", x, t);
-
-type UnaryRule = (g: Tensor, x: Tensor, y: Tensor, p0: number, p1: number) => Tensor;
-
-/** Backward rules of the differentiable unary ops (x = input, y = output). */
-const unaryRules: Partial<Record<UnaryOp, UnaryRule>> = {
-  neg: (g) => g.neg(),
-  exp: (g, _x, y) => g.mul(y),
-  log: (g, x) => g.div(x),
-  sqrt: (g, _x, y) => g.div(y.mul(2)),
-  abs: (g, x) => g.mul(unaryRaw("sign", x)),
-  recip: (g, _x, y) => g.mul(y.mul(y)).neg(),
-  sigmoid: (g, _x, y) => g.mul(y.mul(affine(y, -1, 1))),
-  tanh: (g, _x, y) => g.mul(affine(y.mul(y), -1, 1)),
-  relu: (g, x) => g.mul(step(x)),
-  leakyRelu: (g, x, _y, s) => g.mul(affine(step(x), 1 - s, s)),
-  affine: (g, _x, _y, a) => affine(g, a, 0),
-  powScalar: (g, x, _y, p) => g.mul(affine(unaryRaw("powScalar", x, p - 1), p, 0)),
-  // PyTorch passes the gradient where lo <= x <= hi, boundaries included.
-  clamp: (g, x, _y, lo, hi) =>
-    g.mul(affine(step(x.neg(), -lo), -1, 1)).mul(affine(step(x, hi), -1, 1)),
-};
-
-/** Which unary rules read x and which read y (to save only what is needed). */
-const needsY = new Set<UnaryOp>(["exp", "sqrt", "recip", "sigmoid", "tanh"]);
+/** The raw kernels the op table's backward rules build masks with. */
+const raw: RawOps = { unary: unaryRaw, binary: binaryRaw };
 
 /**
  * Apply a unary op (differentiable where it has a rule; `sign`/`step` are not).
@@ -112,58 +90,30 @@ const needsY = new Set<UnaryOp>(["exp", "sqrt", "recip", "sigmoid", "tanh"]);
  */
 export function unaryOp(op: UnaryOp, x: Tensor, p0 = 0, p1 = 0): Tensor {
   const y = unaryRaw(op, x, p0, p1);
-  const rule = unaryRules[op];
-  if (!rule || !isGradEnabled() || !x.requiresGrad) return y;
-  const useY = needsY.has(op);
-  return record(
-    op,
-    y,
-    [x],
-    useY ? [y] : [x],
-    (g, [s]) => [useY ? rule(g, s!, s!, p0, p1) : rule(g, s!, s!, p0, p1)],
-  );
+  const { grad, saves } = UNARY_OPS[op];
+  if (!grad || !isGradEnabled() || !x.requiresGrad) return y;
+  return record(op, y, [x], saves === "y" ? [y] : [x], (g, [s]) => [grad(g, s!, s!, p0, p1, raw)]);
 }
 
-type BinaryRule = (g: Tensor, a: Tensor, b: Tensor, needA: boolean, needB: boolean) => (
-  | Tensor
-  | null
-)[];
-
-/** Share of the gradient that goes to `a` in maximum/minimum: 1, 0, or ½ on ties. */
-function winnerMask(cmp: "gt" | "lt", a: Tensor, b: Tensor): Tensor {
-  return binaryRaw(cmp, a, b).add(binaryRaw("eq", a, b).mul(0.5));
-}
-
-const binaryRules: Partial<Record<BinaryOp, BinaryRule>> = {
-  add: (g) => [g, g],
-  sub: (g, _a, _b, na, nb) => [na ? g : null, nb ? g.neg() : null],
-  mul: (g, a, b, na, nb) => [na ? g.mul(b) : null, nb ? g.mul(a) : null],
-  div: (g, a, b, na, nb) => [na ? g.div(b) : null, nb ? g.mul(a).div(b.mul(b)).neg() : null],
-  pow: (g, a, b, na, nb) => [
-    na ? g.mul(b).mul(binaryRaw("pow", a, b.sub(1))) : null,
-    nb ? g.mul(binaryRaw("pow", a, b)).mul(a.log()) : null,
-  ],
-  max: (g, a, b) => {
-    const m = winnerMask("gt", a, b);
-    return [g.mul(m), g.mul(affine(m, -1, 1))];
-  },
-  min: (g, a, b) => {
-    const m = winnerMask("lt", a, b);
-    return [g.mul(m), g.mul(affine(m, -1, 1))];
-  },
-};
-
-function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+/**
+ * Apply a broadcasting binary op (differentiable where it has a rule;
+ * comparisons are not). @internal
+ *
+ * @param op the kernel name
+ * @param a first operand
+ * @param b second operand
+ */
+export function binaryOp(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = binaryRaw(op, a, b);
-  const rule = binaryRules[op];
-  if (!rule || !isGradEnabled() || !(a.requiresGrad || b.requiresGrad)) return out;
+  const { grad, savesNothing } = BINARY_OPS[op];
+  if (!grad || !isGradEnabled() || !(a.requiresGrad || b.requiresGrad)) return out;
   const na = a.requiresGrad, nb = b.requiresGrad;
   if (op === "mul" && a === b) {
     // x·x: one gradient 2·g·x (exactly g·x + g·x) for the one input, not two summed.
-    return record(op, out, [a, b], [a], (g, [x]) => [affine(g.mul(x!), 2, 0), null]);
+    return record(op, out, [a, b], [a], (g, [x]) => [unaryRaw("affine", g.mul(x!), 2, 0), null]);
   }
-  const save = op === "add" || op === "sub" ? [] : [a, b];
-  return record(op, out, [a, b], save, (g, s) => rule(g, s[0]!, s[1]!, na, nb));
+  const save = savesNothing ? [] : [a, b];
+  return record(op, out, [a, b], save, (g, s) => grad(g, s[0]!, s[1]!, na, nb, raw));
 }
 
 function asTensor(like: Tensor, v: Tensor | number): Tensor {
@@ -223,7 +173,7 @@ export function compare(
 export function whereRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   checkSame("where", cond, a, b);
   const shape = broadcastShapes("where", cond.shape, a.shape, b.shape);
-  const out = empty(a.backendImpl, shape, a.dtype);
+  const out = a.alloc(shape);
   a.backendImpl.where(
     cond.storage,
     broadcastStrides(cond.shape, shape),

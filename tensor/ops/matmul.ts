@@ -10,7 +10,7 @@ import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, sizeOf } from "../shape.ts";
-import { empty, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
 import { expandRaw, reshape } from "./shape.ts";
 
@@ -50,7 +50,7 @@ function core(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
     return { t: expandRaw(t, [...batchShape, ...mat]), stride: mat[0]! * mat[1]!, tmp: true };
   };
   const pa = prep(a, aBatch), pb = prep(b, bBatch);
-  const out = empty(a.backendImpl, [...batchShape, m, n], a.dtype);
+  const out = a.alloc([...batchShape, m, n]);
   a.backendImpl.matmul(pa.t.storage, pb.t.storage, out.storage, {
     batch,
     m,

@@ -9,7 +9,7 @@ import type { ReduceOp } from "../backend.ts";
 import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { normAxes, normAxis, sameShape, sizeOf } from "../shape.ts";
-import { empty, type Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { binaryRaw, unaryRaw } from "./elementwise.ts";
 import { expandRaw, reshapeRaw } from "./shape.ts";
 
@@ -31,7 +31,7 @@ export function reduceRaw(op: ReduceOp, x: Tensor, axes: readonly number[]): Ten
     const reduce = sizeOf(shape.slice(start, end));
     const inner = sizeOf(shape.slice(end));
     for (let d = start; d < end; d++) shape[d] = 1;
-    const out = empty(x.backendImpl, shape, x.dtype);
+    const out = x.alloc(shape);
     x.backendImpl.reduce(op, cur.storage, out.storage, { outer, reduce, inner });
     if (cur !== x) cur.dispose();
     cur = out;

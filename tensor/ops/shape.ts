@@ -10,7 +10,7 @@ import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, broadcastStrides, normAxis, sizeOf, stridesOf } from "../shape.ts";
-import { Buf, empty, Tensor } from "../tensor.ts";
+import type { Buf, Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
 
 const contiguous = (shape: readonly number[], offset = 0): View => ({
@@ -21,9 +21,7 @@ const contiguous = (shape: readonly number[], offset = 0): View => ({
 
 /** A tensor of a new shape sharing x's memory, with no graph. @internal */
 export function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
-  const b: Buf = x.buf;
-  b.refs++;
-  return new Tensor(b, shape, false);
+  return x.share(shape);
 }
 
 /**
@@ -63,11 +61,9 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 export function expandRaw(x: Tensor, shape: readonly number[]): Tensor {
   const be = x.backendImpl, src = x.buf;
   const view: View = { shape: [...shape], strides: broadcastStrides(x.shape, shape), offset: 0 };
-  const b = Buf.deferred(be, sizeOf(shape), x.dtype, [src], (out) => {
+  return x.deferred(shape, [x], (out) => {
     be.copy(src.storage, view, out, contiguous(shape));
-  });
-  b.pendingView = { src, view };
-  return new Tensor(b, shape, false);
+  }, { view: { src, view } });
 }
 
 /**
@@ -94,7 +90,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 export function permuteRaw(x: Tensor, dims: readonly number[]): Tensor {
   const xs = stridesOf(x.shape);
   const shape = dims.map((d) => x.shape[d]!);
-  const out = empty(x.backendImpl, shape, x.dtype);
+  const out = x.alloc(shape);
   x.backendImpl.copy(
     x.storage,
     { shape, strides: dims.map((d) => xs[d]!), offset: 0 },
@@ -152,12 +148,10 @@ export function padRaw(g: Tensor, shape: readonly number[], starts: readonly num
   const be = g.backendImpl, src = g.buf, srcShape = g.shape;
   const st = stridesOf(shape);
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  const b = Buf.deferred(be, sizeOf(shape), g.dtype, [src], (out) => {
+  return g.deferred(shape, [g], (out) => {
     be.fill(out, 0);
     be.copy(src.storage, contiguous(srcShape), out, { shape: srcShape, strides: st, offset });
-  });
-  b.pendingPad = { src, srcShape, offset };
-  return new Tensor(b, shape, false);
+  }, { pad: { src, srcShape, offset } });
 }
 
 /**
@@ -192,11 +186,9 @@ export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly n
   const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
   const be = x.backendImpl, src = x.buf;
   const view: View = { shape: [...sizes], strides: st, offset };
-  const b = Buf.deferred(be, sizeOf(sizes), x.dtype, [src], (out) => {
+  return x.deferred(sizes, [x], (out) => {
     be.copy(src.storage, view, out, contiguous(sizes));
-  });
-  b.pendingView = { src, view };
-  return new Tensor(b, sizes, false);
+  }, { view: { src, view } });
 }
 
 /**
@@ -269,13 +261,12 @@ export function cat(tensors: readonly Tensor[], axis = 0): Tensor {
   // Deferred like a slice: the copies run when the result is first read.
   const be = first.backendImpl;
   const parts = tensors.map((t) => ({ buf: t.buf, shape: t.shape }));
-  const buf = Buf.deferred(be, sizeOf(shape), first.dtype, parts.map((p) => p.buf), (o) => {
+  const out = first.deferred(shape, tensors, (o) => {
     parts.forEach((p, i) => {
       const { storage, view } = readView(p.buf, p.shape);
       be.copy(storage, view, o, { shape: p.shape, strides: ost, offset: offsets[i]! * ost[ax]! });
     });
   });
-  const out = new Tensor(buf, shape, false);
   if (!isGradEnabled() || !tensors.some((t) => t.requiresGrad)) return out;
   const shapes = tensors.map((t) => t.shape);
   return record("cat", out, tensors, [], (g) =>
@@ -378,12 +369,12 @@ export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
     indexSize: indices.shape[ax]!,
     inner: sizeOf(x.shape.slice(ax + 1)),
   };
-  const out = empty(x.backendImpl, indices.shape, x.dtype);
+  const out = x.alloc(indices.shape);
   x.backendImpl.gather(x.storage, indices.storage, out.storage, p);
   if (!isGradEnabled() || !x.requiresGrad) return out;
   const xShape = x.shape;
   return record("gather", out, [x], [indices], (g, [idx]) => {
-    const gx = empty(g.backendImpl, xShape, g.dtype);
+    const gx = g.alloc(xShape);
     g.backendImpl.scatterAdd(g.storage, idx!.storage, gx.storage, p);
     return [gx];
   });
@@ -395,7 +386,7 @@ export function gather(x: Tensor, indices: Tensor, axis: number): Tensor {
  * @param x the input
  */
 export function clone(x: Tensor): Tensor {
-  const out = empty(x.backendImpl, x.shape, x.dtype);
+  const out = x.alloc(x.shape);
   x.backendImpl.copy(x.storage, contiguous(x.shape), out.storage, contiguous(x.shape));
   if (!isGradEnabled() || !x.requiresGrad) return out;
   return record("clone", out, [x], [], (g) => [g]);

@@ -38,8 +38,6 @@ import { float64Parts, randomShader, uniformIsFast } from "../wgsl/random.ts";
 import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, planElementwise } from "./layout.ts";
 import { recordMatmul } from "./matmul.ts";
-import * as rnn from "./rnn.ts";
-import { type OptimizerStepArgs, recordOptimizerStep, recordOptimizerSteps } from "./optim.ts";
 import type { GpuBuf } from "./pool.ts";
 import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
 
@@ -231,6 +229,19 @@ export class WebGPUBackend implements Backend {
 
   #buf(s: Storage, op: string): GpuBuf {
     return this.#own(s, op).buf!;
+  }
+
+  /**
+   * The GPU buffer of a storage this backend owns, for the launch code of a
+   * fused routine (`tensor/routines/<name>/webgpu.ts`) that records its own
+   * dispatch on {@link WebGPUBackend.rt}.
+   *
+   * @param s a live storage of this backend
+   * @param op the routine's name, for the error when `s` is not usable here
+   * @returns its buffer
+   */
+  buffer(s: Storage, op: string): GpuBuf {
+    return this.#buf(s, op);
   }
 
   /** Copy the whole storage to the host after all recorded work. */
@@ -508,37 +519,6 @@ export class WebGPUBackend implements Backend {
         q.u(7, ln).u(8, lh).u(9, ll).i(10, le).u(11, rn).u(12, rh).u(13, rl).i(14, re);
       }
     }, Math.ceil(n / WG_1D));
-  }
-
-  // ---- fused recurrent kernels (tensor/webgpu/rnn.ts) ----
-  /** One fused LSTM time step: one dispatch. */
-  lstmStep(a: rnn.LstmStepArgs): void {
-    rnn.recordLstmStep(this.rt, a, (s) => this.#buf(s, "lstmStep"));
-  }
-
-  /** One fused LSTM backward step: one dispatch. */
-  lstmStepBackward(a: rnn.LstmStepBackwardArgs): void {
-    rnn.recordLstmStepBackward(this.rt, a, (s) => this.#buf(s, "lstmStepBackward"));
-  }
-
-  /** One fused GRU time step: one dispatch. */
-  gruStep(a: rnn.GruStepArgs): void {
-    rnn.recordGruStep(this.rt, a, (s) => this.#buf(s, "gruStep"));
-  }
-
-  /** One fused GRU backward step: one dispatch. */
-  gruStepBackward(a: rnn.GruStepBackwardArgs): void {
-    rnn.recordGruStepBackward(this.rt, a, (s) => this.#buf(s, "gruStepBackward"));
-  }
-
-  // ---- fused optimizer updates (tensor/webgpu/optim.ts) ----
-  /** One fused optimizer update of one parameter, in place: one dispatch. */
-  optimizerStep(a: OptimizerStepArgs): void {
-    recordOptimizerStep(this.rt, a, (s) => this.#buf(s, "optimizerStep"));
-  }
-  /** Several fused updates of distinct parameters: Adam's with equal scalars share dispatches. */
-  optimizerSteps(list: readonly OptimizerStepArgs[]): void {
-    recordOptimizerSteps(this.rt, list, (s) => this.#buf(s, "optimizerStep"));
   }
 }
 

@@ -159,6 +159,26 @@ export const TANH_WGSL = `fn tanh_(x: f32) -> f32 {
 `;
 
 /**
+ * {@link SIGMOID_WGSL} and {@link TANH_WGSL} on vec4 (`sigmoid4`, `tanh4`),
+ * with the same operations per lane (the series and the exp branch both
+ * evaluated, then selected).
+ */
+export const VEC4_ACTIVATIONS_WGSL = `fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
+  let e = exp(-abs(x));
+  let s = 1.0 / (1.0 + e);
+  return select(e * s, s, x >= vec4<f32>(0.0));
+}
+fn tanh4(x: vec4<f32>) -> vec4<f32> {
+  let a = abs(x);
+  let x2 = x * x;
+  let p = x * (1.0 + x2 * (-0.33333333 + x2 * (0.13333333 + x2 * -0.053968254)));
+  let t = exp(-2.0 * a);
+  let r = (1.0 - t) / (1.0 + t);
+  return select(select(r, -r, x < vec4<f32>(0.0)), p, a < vec4<f32>(0.125));
+}
+`;
+
+/**
  * x^p as IEEE pow: sign-aware for integral p, NaN for negative x otherwise;
  * small integral powers are multiplied out for accuracy.
  */

@@ -16,6 +16,7 @@
  * @module
  */
 import type { BinaryOp, UnaryOp } from "../backend.ts";
+import { BINARY_OPS, UNARY_OPS } from "../optable.ts";
 import {
   bindings,
   entry1d,
@@ -37,41 +38,15 @@ export const MAX_DIMS = 6;
  */
 export type ElementwiseLayout = "same" | "block" | "block4" | "strided";
 
-/** WGSL expression of each unary op in `x`, `p0`, `p1`. */
-export const UNARY_EXPR: Record<UnaryOp, string> = {
-  neg: "-x",
-  exp: "exp(x)",
-  log: "log(x)",
-  sqrt: "sqrt(x)",
-  abs: "abs(x)",
-  sign: "sign(x)",
-  recip: "1.0 / x",
-  sigmoid: "sigmoid_(x)",
-  tanh: "tanh_(x)",
-  relu: "select(0.0, x, x > 0.0)",
-  leakyRelu: "select(p0 * x, x, x > 0.0)",
-  affine: "p0 * x + p1",
-  powScalar: "pow_(x, p0)",
-  clamp: "min(max(x, p0), p1)",
-  step: "select(0.0, 1.0, x > p0)",
-};
+/** WGSL expression of each unary op in `x`, `p0`, `p1` (its entry's `wgsl` in the op table). */
+export const UNARY_EXPR: Record<UnaryOp, string> = Object.fromEntries(
+  Object.entries(UNARY_OPS).map(([op, e]) => [op, e.wgsl]),
+) as Record<UnaryOp, string>;
 
-/** WGSL expression of each binary op in `a`, `b`. */
-export const BINARY_EXPR: Record<BinaryOp, string> = {
-  add: "a + b",
-  sub: "a - b",
-  mul: "a * b",
-  div: "a / b",
-  pow: "pow_(a, b)",
-  max: "max(a, b)",
-  min: "min(a, b)",
-  eq: "select(0.0, 1.0, a == b)",
-  ne: "select(0.0, 1.0, a != b)",
-  lt: "select(0.0, 1.0, a < b)",
-  le: "select(0.0, 1.0, a <= b)",
-  gt: "select(0.0, 1.0, a > b)",
-  ge: "select(0.0, 1.0, a >= b)",
-};
+/** WGSL expression of each binary op in `a`, `b` (its entry's `wgsl` in the op table). */
+export const BINARY_EXPR: Record<BinaryOp, string> = Object.fromEntries(
+  Object.entries(BINARY_OPS).map(([op, e]) => [op, e.wgsl]),
+) as Record<BinaryOp, string>;
 
 /** The helper functions an expression calls, and nothing else. */
 function helpersFor(expr: string): string {

@@ -1,7 +1,7 @@
 /**
  * Fused recurrent time steps in WGSL: one dispatch per LSTM/GRU step,
- * forward and backward (the semantics are those of `Backend.lstmStep` etc. in
- * tensor/backend.ts).
+ * forward and backward (the semantics are those of `lstmStep` etc. in
+ * ./mod.ts and ./args.ts).
  *
  * Invocation `gid` < ⌈B / 4⌉·H (scalar kernels and the vec4 forward ones)
  * handles hidden unit j = gid mod H of the
@@ -43,7 +43,14 @@
  *
  * @module
  */
-import { entry1d, PARAMS_WGSL, type ShaderSource, SIGMOID_WGSL, TANH_WGSL } from "./common.ts";
+import {
+  entry1d,
+  PARAMS_WGSL,
+  type ShaderSource,
+  SIGMOID_WGSL,
+  TANH_WGSL,
+  VEC4_ACTIVATIONS_WGSL,
+} from "../../wgsl/common.ts";
 
 /** The four fused step kernels. */
 export type RnnKernel = "lstmStep" | "lstmStepBackward" | "gruStep" | "gruStepBackward";
@@ -426,22 +433,6 @@ export function rnnWorkgroups(
   const units = quads ? hidden / 4 : hidden;
   return Math.ceil(Math.ceil(batch / RNN_ROWS) * units / RNN_WG);
 }
-
-/** σ and tanh on vec4, with the same operations as `sigmoid_` and `tanh_` per lane. */
-const VEC4_ACTIVATIONS_WGSL = `fn sigmoid4(x: vec4<f32>) -> vec4<f32> {
-  let e = exp(-abs(x));
-  let s = 1.0 / (1.0 + e);
-  return select(e * s, s, x >= vec4<f32>(0.0));
-}
-fn tanh4(x: vec4<f32>) -> vec4<f32> {
-  let a = abs(x);
-  let x2 = x * x;
-  let p = x * (1.0 + x2 * (-0.33333333 + x2 * (0.13333333 + x2 * -0.053968254)));
-  let t = exp(-2.0 * a);
-  let r = (1.0 - t) / (1.0 + t);
-  return select(select(r, -r, x < vec4<f32>(0.0)), p, a < vec4<f32>(0.125));
-}
-`;
 
 /**
  * Roles bound as `array<vec4<f32>>` in a variant: the dot-product operands

@@ -6,7 +6,9 @@
  *
  * The input projection of all steps (x·W_ihᵀ + biases, one big matmul), the
  * layer stacking and the state plumbing are ordinary differentiable ops in
- * the callers (`nn/lstm.ts`, `nn/gru.ts`).
+ * the callers (`nn/lstm.ts`, `nn/gru.ts`). The step kernels are the routines
+ * `lstmStep`, `lstmStepBackward`, `gruStep` and `gruStepBackward`, registered
+ * per backend by `./cpu.ts` and `./webgpu.ts`.
  *
  * One node, one upstream gradient: an autograd rule receives the gradient of
  * exactly one output tensor, but a layer has several outputs (the sequence,
@@ -20,12 +22,22 @@
  *
  * @module
  */
-import type { Backend, Rows, Storage } from "../tensor/backend.ts";
-import { record } from "../tensor/autograd.ts";
-import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { checkSame } from "../tensor/ops/elementwise.ts";
-import { reshape, slice } from "../tensor/ops/shape.ts";
-import { empty, needsGrad, type Tensor } from "../tensor/tensor.ts";
+import type { Backend, Storage } from "../../backend.ts";
+import { record } from "../../autograd.ts";
+import { fmtShape, ShapeError } from "../../errors.ts";
+import { checkSame } from "../../ops/elementwise.ts";
+import { reshape, slice } from "../../ops/shape.ts";
+import { empty, needsGrad, type Tensor } from "../../tensor.ts";
+import { routineTrait, runRoutine } from "../registry.ts";
+import type {
+  GruStepArgs,
+  GruStepBackwardArgs,
+  LstmStepArgs,
+  LstmStepBackwardArgs,
+  Rows,
+} from "./args.ts";
+import "./cpu.ts";
+import "./webgpu.ts";
 
 /** Outputs of {@link lstmLayer}. */
 export interface LstmLayerResult {
@@ -94,9 +106,10 @@ function checkLayer(
  * copy, outside autograd), on the backend that reads it: WebGPU's forward
  * step kernels then load the weights coalesced across invocations (adjacent
  * invocations, adjacent vec4s), four units per invocation; on llvmpipe the
- * layer's forward runs ≈ 10–25% faster. Null elsewhere (the CPU backend ignores
- * `whhT`) and for sequences of fewer than 256 rows·steps, where the extra
- * dispatch costs more than it saves. The caller disposes it after the
+ * layer's forward runs ≈ 10–25% faster. Null where the step kernel did not
+ * register the trait `whhT` (the CPU backend ignores `whhT`) and for
+ * sequences of fewer than 256 rows·steps, where the extra dispatch costs
+ * more than it saves. The caller disposes it after the
  * forward loop.
  */
 function transposedWeights(
@@ -107,7 +120,8 @@ function transposedWeights(
   H: number,
   G: number,
 ): Tensor | null {
-  if (be.name !== "webgpu" || H === 0 || B * T < 256) return null;
+  const step = G === 4 ? "lstmStep" : "gruStep";
+  if (!routineTrait(be, step, "whhT") || H === 0 || B * T < 256) return null;
   const t = empty(be, [H, G * H], whh.dtype);
   be.copy(whh.storage, { shape: [H, G * H], strides: [1, H], offset: 0 }, t.storage, {
     shape: [H, G * H],
@@ -197,8 +211,8 @@ function initialStateGrad(
  * @returns the sequence of hidden states and the final states
  * @example
  * ```ts
- * import { zeros } from "../mod.ts";
- * import { lstmLayer } from "./rnn_ops.ts";
+ * import { zeros } from "../../../mod.ts";
+ * import { lstmLayer } from "./layer.ts";
  * const { output, hT, cT } = lstmLayer(
  *   zeros([2, 3, 8], { backend: "cpu" }),
  *   zeros([8, 2], { backend: "cpu" }),
@@ -223,7 +237,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
   for (let t = 0; t < T; t++) {
-    be.lstmStep({
+    runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
       hidden: H,
       x: rows(xproj.storage, t * G, T * G),
@@ -260,7 +274,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
         });
       }
       for (let t = T - 1; t >= 0; t--) {
-        be.lstmStepBackward({
+        runRoutine<LstmStepBackwardArgs>(be, "lstmStepBackward", {
           batch: B,
           hidden: H,
           dh: rows(gStore, t * H, gStride),
@@ -304,8 +318,8 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
  * @returns the sequence of hidden states and the final state
  * @example
  * ```ts
- * import { zeros } from "../mod.ts";
- * import { gruLayer } from "./rnn_ops.ts";
+ * import { zeros } from "../../../mod.ts";
+ * import { gruLayer } from "./layer.ts";
  * const { output, hT } = gruLayer(
  *   zeros([2, 3, 6], { backend: "cpu" }),
  *   zeros([6, 2], { backend: "cpu" }),
@@ -325,7 +339,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
   const whhT = transposedWeights(be, whh, B, T, H, 3);
   for (let t = 0; t < T; t++) {
-    be.gruStep({
+    runRoutine<GruStepArgs>(be, "gruStep", {
       batch: B,
       hidden: H,
       x: rows(gx.storage, t * G, T * G),
@@ -347,7 +361,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       const dgh = empty(be, [B, T, G], dtype);
       const dhz = empty(be, [B, H], dtype);
       for (let t = T - 1; t >= 0; t--) {
-        be.gruStepBackward({
+        runRoutine<GruStepBackwardArgs>(be, "gruStepBackward", {
           batch: B,
           hidden: H,
           dh: rows(g.storage, t * H, S),

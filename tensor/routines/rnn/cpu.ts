@@ -19,17 +19,19 @@
  *
  * @module
  */
+import type { Storage, TypedArray } from "../../backend.ts";
 import type {
   GruStepArgs,
   GruStepBackwardArgs,
   LstmStepArgs,
   LstmStepBackwardArgs,
   Rows,
-  Storage,
-  TypedArray,
-} from "../backend.ts";
-import { matmulKernel, PARALLEL_MACS } from "./matmul.ts";
-import { simdKernel } from "./simd.ts";
+} from "./args.ts";
+import { matmulKernel, PARALLEL_MACS } from "../../cpu/matmul.ts";
+import { simdKernel } from "../../cpu/simd.ts";
+import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
+import { registerRoutine } from "../registry.ts";
+import { sigmoid, tanh } from "../../optable.ts";
 import {
   type ChunkFn,
   cpuThreads,
@@ -38,7 +40,7 @@ import {
   JOB_LSTM,
   JOB_LSTM_BACKWARD,
   parallel,
-} from "./pool.ts";
+} from "../../cpu/pool.ts";
 
 export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardArgs, Rows };
 
@@ -80,7 +82,7 @@ const scalarGates: GateScratch = {
   },
   tanh(off, n) {
     const a = this.a;
-    for (let i = off; i < off + n; i++) a[i] = Math.tanh(a[i]!);
+    for (let i = off; i < off + n; i++) a[i] = tanh(a[i]!);
   },
 };
 
@@ -177,12 +179,6 @@ function rowsTimesW(
   };
   matmulKernel(p, w, out, params, false);
   return out;
-}
-
-function sigmoid(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
 }
 
 /** Steps with fewer batch rows than this stay on one thread. */
@@ -543,3 +539,16 @@ export function gruBackwardChunk(
     }
   }
 }
+
+registerRoutine<LstmStepArgs>("cpu", "lstmStep", (be, a) => {
+  lstmStepKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<LstmStepBackwardArgs>("cpu", "lstmStepBackward", (be, a) => {
+  lstmStepBackwardKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<GruStepArgs>("cpu", "gruStep", (be, a) => {
+  gruStepKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});
+registerRoutine<GruStepBackwardArgs>("cpu", "gruStepBackward", (be, a) => {
+  gruStepBackwardKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});

@@ -1,7 +1,7 @@
 /**
  * Fused optimizer updates in WGSL: one dispatch rewrites a parameter and its
  * optimizer state in place (the semantics are those of `AdamStepArgs`,
- * `SgdStepArgs` and `RmspropStepArgs` in tensor/backend.ts).
+ * `SgdStepArgs` and `RmspropStepArgs` in ./args.ts).
  *
  * One invocation per element (no loop, so llvmpipe's per-invocation loop
  * budget never applies), over a 1-D grid that the runtime folds into 2-D
@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { bindings, entry1d, PARAMS_WGSL, type ShaderSource } from "./common.ts";
+import { bindings, entry1d, PARAMS_WGSL, type ShaderSource } from "../../wgsl/common.ts";
 
 /** Shader families: Adam and AdamW share one (decoupled decay is a flag). */
 export type OptimShaderKind = "adam" | "sgd" | "rmsprop";

@@ -1,7 +1,7 @@
 /**
  * Fused optimizer updates of the CPU backend: one pass over a parameter that
  * rewrites it and its optimizer state in place (Adam/AdamW, SGD, RMSprop;
- * the formulas are those of `AdamStepArgs` etc. in tensor/backend.ts), for
+ * the formulas are those of `AdamStepArgs` etc. in ./args.ts), for
  * float32 and float64 storage.
  *
  * Each element is computed in float64 and rounded once when stored; a state
@@ -10,15 +10,11 @@
  *
  * @module
  */
-import type {
-  AdamStepArgs,
-  OptimizerStepArgs,
-  RmspropStepArgs,
-  SgdStepArgs,
-  Storage,
-  TypedArray,
-} from "../backend.ts";
-import type { ArrayOf } from "./rnn.ts";
+import type { Storage, TypedArray } from "../../backend.ts";
+import type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs } from "./args.ts";
+import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
+import type { ArrayOf } from "../rnn/cpu.ts";
+import { registerRoutine } from "../registry.ts";
 
 export type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs };
 
@@ -128,7 +124,7 @@ function rmsprop(a: RmspropStepArgs, arrayOf: ArrayOf): void {
 }
 
 /**
- * Run one fused optimizer update in place (see `Backend.optimizerStep`).
+ * Run one fused optimizer update in place (see `optimizerStep` in ./mod.ts).
  *
  * @param a the update's storages and scalars
  * @param arrayOf storage → elements, with the backend's ownership checks
@@ -148,3 +144,7 @@ export function optimizerStepKernel(a: OptimizerStepArgs, arrayOf: ArrayOf): voi
       );
   }
 }
+
+registerRoutine<OptimizerStepArgs>("cpu", "optimizerStep", (be, a) => {
+  optimizerStepKernel(a, (s, role) => cpuArrayOf(be, s, role));
+});

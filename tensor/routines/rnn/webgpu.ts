@@ -1,6 +1,6 @@
 /**
  * Dispatch of the fused LSTM/GRU step kernels (one dispatch per time step;
- * see tensor/wgsl/rnn.ts): argument checks, row views into parameter slots,
+ * see ./wgsl.ts): argument checks, row views into parameter slots,
  * and the choice of the vec4 variant when the dot-product operands' rows
  * start at multiples of 4 elements (the tvec4/tscalar forward variants when
  * the caller passes W_hhᵀ as `whhT`).
@@ -15,14 +15,14 @@
  *
  * @module
  */
+import type { Storage } from "../../backend.ts";
 import type {
   GruStepArgs,
   GruStepBackwardArgs,
   LstmStepArgs,
   LstmStepBackwardArgs,
   Rows,
-  Storage,
-} from "../backend.ts";
+} from "./args.ts";
 import {
   RNN_ROLES,
   type RnnKernel,
@@ -30,12 +30,14 @@ import {
   rnnVec4Roles,
   rnnWorkgroups,
   rowSlot,
-} from "../wgsl/rnn.ts";
-import { COPY_SRC_OFFSET_SLOT, copyShader } from "../wgsl/copy.ts";
-import { WG_1D } from "../wgsl/common.ts";
-import { MAX_DIMS } from "../wgsl/elementwise.ts";
-import type { GpuBuf } from "./pool.ts";
-import type { Runtime } from "./runtime.ts";
+} from "./wgsl.ts";
+import { COPY_SRC_OFFSET_SLOT, copyShader } from "../../wgsl/copy.ts";
+import { WG_1D } from "../../wgsl/common.ts";
+import { MAX_DIMS } from "../../wgsl/elementwise.ts";
+import type { WebGPUBackend } from "../../webgpu/backend.ts";
+import type { GpuBuf } from "../../webgpu/pool.ts";
+import type { Runtime } from "../../webgpu/runtime.ts";
+import { registerRoutine } from "../registry.ts";
 
 export type { GruStepArgs, GruStepBackwardArgs, LstmStepArgs, LstmStepBackwardArgs };
 
@@ -281,3 +283,25 @@ export function recordGruStepBackward(
   } else s.none("dghNext");
   s.record(rt, H, a.dghNext !== null, a.dghNext ?? 0, 3 * H);
 }
+
+/** The buffer resolver of a WebGPU backend for routine `op`. */
+export function bufOf(be: WebGPUBackend, op: string): BufOf {
+  return (s) => be.buffer(s, op);
+}
+
+registerRoutine<LstmStepArgs>("webgpu", "lstmStep", (be, a) => {
+  const g = be as WebGPUBackend;
+  recordLstmStep(g.rt, a, bufOf(g, "lstmStep"));
+}, { whhT: true });
+registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
+  const g = be as WebGPUBackend;
+  recordLstmStepBackward(g.rt, a, bufOf(g, "lstmStepBackward"));
+});
+registerRoutine<GruStepArgs>("webgpu", "gruStep", (be, a) => {
+  const g = be as WebGPUBackend;
+  recordGruStep(g.rt, a, bufOf(g, "gruStep"));
+}, { whhT: true });
+registerRoutine<GruStepBackwardArgs>("webgpu", "gruStepBackward", (be, a) => {
+  const g = be as WebGPUBackend;
+  recordGruStepBackward(g.rt, a, bufOf(g, "gruStepBackward"));
+});

@@ -1,13 +1,14 @@
 /**
  * Dispatch of the fused optimizer updates (one dispatch per parameter per
- * step; see tensor/wgsl/optim.ts): argument checks, the host-side float64
+ * step; see ./wgsl.ts): argument checks, the host-side float64
  * scalars (bias-corrected step size, √(1 − β2^t), 1 − β, decay factor) written
  * to the uniform, and the variant chosen by which state buffers exist.
  *
  * @module
  */
-import type { OptimizerStepArgs, Storage } from "../backend.ts";
-import { WG_1D } from "../wgsl/common.ts";
+import type { Storage } from "../../backend.ts";
+import type { OptimizerStepArgs } from "./args.ts";
+import { WG_1D } from "../../wgsl/common.ts";
 import {
   adamMultiShader,
   OPTIM_FLAG_DECOUPLED,
@@ -22,10 +23,12 @@ import {
   optimShader,
   type OptimShaderKind,
   type OptimVariant,
-} from "../wgsl/optim.ts";
-import type { GpuBuf } from "./pool.ts";
-import type { ParamBlock, Runtime } from "./runtime.ts";
-import type { BufOf } from "./rnn.ts";
+} from "./wgsl.ts";
+import type { WebGPUBackend } from "../../webgpu/backend.ts";
+import type { GpuBuf } from "../../webgpu/pool.ts";
+import type { ParamBlock, Runtime } from "../../webgpu/runtime.ts";
+import type { BufOf } from "../rnn/webgpu.ts";
+import { registerRoutine } from "../registry.ts";
 
 export type { OptimizerStepArgs };
 
@@ -231,3 +234,12 @@ export function recordOptimizerSteps(
     }
   }
 }
+registerRoutine<OptimizerStepArgs>("webgpu", "optimizerStep", (be, a) => {
+  const g = be as WebGPUBackend;
+  recordOptimizerStep(g.rt, a, (s) => g.buffer(s, "optimizerStep"));
+});
+
+registerRoutine<readonly OptimizerStepArgs[]>("webgpu", "optimizerSteps", (be, list) => {
+  const g = be as WebGPUBackend;
+  recordOptimizerSteps(g.rt, list, (s) => g.buffer(s, "optimizerStep"));
+});
