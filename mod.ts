@@ -44,6 +44,7 @@ export {
   full,
   type NestedArray,
   ones,
+  type PendingView,
   rand,
   randn,
   Tensor,
