@@ -16,7 +16,7 @@ import type {
   UnaryOp,
   View,
 } from "../tensor/backend.ts";
-import { fillRandom } from "../tensor/random.ts";
+import { fillRandom, philox4x32, setWasmPhilox } from "../tensor/random.ts";
 
 const cpu = new CpuBackend();
 const DTYPES: readonly DType[] = ["float32", "float64"];
@@ -878,3 +878,37 @@ for (const dtype of DTYPES) {
     });
   }
 }
+
+Deno.test("fillRandom: WebAssembly Philox, inlined JS and philox4x32 give the same numbers", () => {
+  const words = new Uint32Array(4);
+  const cases: [number, [number, number]][] = [
+    [0, [1, 2]],
+    [4294967290, [0xdeadbeef, 7]],
+    [123456789012, [0xffffffff, 0xffffffff]],
+  ];
+  for (const dist of ["uniform", "normal"] as const) {
+    for (const [counter, key] of cases) {
+      for (const n of [1, 20000]) {
+        for (const f64 of [false, true]) {
+          const a = f64 ? new Float64Array(n) : new Float32Array(n);
+          const b = f64 ? new Float64Array(n) : new Float32Array(n);
+          const was = setWasmPhilox(true);
+          fillRandom(a, dist, key, counter, -0.5, 1.5);
+          setWasmPhilox(false);
+          fillRandom(b, dist, key, counter, -0.5, 1.5);
+          setWasmPhilox(was);
+          assert.deepStrictEqual(Array.from(a), Array.from(b));
+          // element 1 from the reference block function
+          if (n > 1) {
+            const c = counter + 1;
+            philox4x32(c % 4294967296, Math.floor(c / 4294967296), key[0], key[1], words);
+            const u = (words[0]! >>> 8) / 16777216;
+            if (dist === "uniform" && a instanceof Float64Array) {
+              assert.strictEqual(a[1], -0.5 + u * 2);
+            }
+          }
+        }
+      }
+    }
+  }
+});
