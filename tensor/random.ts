@@ -389,21 +389,10 @@ export function fillRandom(
     }
     return;
   }
+  const words = new Uint32Array(4);
   for (let i = 0; i < n; i++) {
-    let x0 = c0 >>> 0, x1 = c1 >>> 0, x2 = 0, x3 = 0;
-    let key0 = k0, key1 = k1;
-    for (let r = 0; r < PHILOX_ROUNDS; r++) {
-      const hi0 = mulhi32(PHILOX_M0, x0);
-      const lo0 = Math.imul(PHILOX_M0, x0) >>> 0;
-      const hi1 = mulhi32(PHILOX_M1, x2);
-      const lo1 = Math.imul(PHILOX_M1, x2) >>> 0;
-      x0 = (hi1 ^ x1 ^ key0) >>> 0;
-      x1 = lo1;
-      x2 = (hi0 ^ x3 ^ key1) >>> 0;
-      x3 = lo0;
-      key0 = (key0 + PHILOX_W0) >>> 0;
-      key1 = (key1 + PHILOX_W1) >>> 0;
-    }
+    philox4x32(c0, c1, k0, k1, words);
+    const x0 = words[0], x1 = words[1];
     c0 = (c0 + 1) | 0;
     if (c0 === 0) c1 = (c1 + 1) | 0;
     if (!normal) {

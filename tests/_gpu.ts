@@ -10,6 +10,7 @@ import { requestWebGPU } from "../tensor/webgpu/device.ts";
 import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import type { Backend, Storage } from "../tensor/backend.ts";
 import { gpuRequired } from "./_env.ts";
+import { init } from "../tensor/engine.ts";
 
 export { gpuRequired };
 
@@ -127,4 +128,15 @@ export async function runBoth(
     for (const s of [...ins, out]) b.free(s);
   }
   return [results[0]!, results[1]!];
+}
+
+/** Make `gpu` the engine's WebGPU backend (for `.to("webgpu")`), keeping the CPU as the default. */
+export async function useGpu(gpu: WebGPUBackend): Promise<void> {
+  const info = { vendor: "", architecture: "", device: "", description: "test", isFallback: false };
+  await init({
+    backend: "webgpu",
+    log: false,
+    requestWebGPU: () => Promise.resolve({ backend: gpu, info }),
+  });
+  await init({ backend: "cpu", log: false });
 }

@@ -13,25 +13,13 @@
  */
 import assert from "node:assert/strict";
 import { memory, tensor, tidy } from "../mod.ts";
-import { init } from "../tensor/engine.ts";
 import { optimizerUpdate, optimizerUpdates } from "../tensor/routines/optim/mod.ts";
 import { buildHeadline, timeSteps } from "../bench/_headline.ts";
-import { gpuTest, randArray } from "./_gpu.ts";
+import { gpuTest, randArray, useGpu } from "./_gpu.ts";
 import { slice, stack } from "../tensor/ops/shape.ts";
-import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 
 /** Dispatches per training step of the headline model (WebGPU). */
 const BUDGET = { lstm: 99, gru: 95 } as const;
-
-async function useGpu(gpu: WebGPUBackend): Promise<void> {
-  const info = { vendor: "", architecture: "", device: "", description: "test", isFallback: false };
-  await init({
-    backend: "webgpu",
-    log: false,
-    requestWebGPU: () => Promise.resolve({ backend: gpu, info }),
-  });
-  await init({ backend: "cpu", log: false });
-}
 
 const dispatches = () =>
   (memory().backends.webgpu as { dispatches?: number } | undefined)?.dispatches ?? 0;

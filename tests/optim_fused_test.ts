@@ -10,14 +10,12 @@
  * view taken before a step keeps the old values.
  */
 import assert from "node:assert/strict";
-import { init } from "../tensor/engine.ts";
 import type { BackendName, DType, TypedArray } from "../tensor/backend.ts";
 import { type Tensor, tensor } from "../mod.ts";
 import { Adam, AdamW, type Optimizer, RMSprop, SGD } from "../nn/optim.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
-import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { assertClose } from "./_gradcheck.ts";
-import { gpuTest, numel, randArray } from "./_gpu.ts";
+import { gpuTest, numel, randArray, useGpu } from "./_gpu.ts";
 import { optimizerStep } from "../tensor/routines/optim/mod.ts";
 
 type Make = (params: Tensor[], fused: boolean) => Optimizer;
@@ -130,19 +128,6 @@ async function agree(
       });
     }
   }
-}
-
-async function useGpu(gpu: WebGPUBackend): Promise<void> {
-  await init({
-    backend: "webgpu",
-    log: false,
-    requestWebGPU: () =>
-      Promise.resolve({
-        backend: gpu,
-        info: { vendor: "", architecture: "", device: "", description: "test", isFallback: false },
-      }),
-  });
-  await init({ backend: "cpu", log: false });
 }
 
 Deno.test("fused optimizers match the composed reference over 7 steps on the CPU (float64)", async () => {

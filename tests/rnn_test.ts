@@ -10,13 +10,11 @@
 import assert from "node:assert/strict";
 import { manualSeed, memory, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
 import type { BackendName, DType } from "../tensor/backend.ts";
-import { init } from "../tensor/engine.ts";
 import { GRU } from "../nn/gru.ts";
 import { LSTM } from "../nn/lstm.ts";
 import { decodeSafetensors } from "../nn/safetensors.ts";
 import { assertClose, randomValues } from "./_gradcheck.ts";
-import { gpuTest } from "./_gpu.ts";
-import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
+import { gpuTest, useGpu } from "./_gpu.ts";
 
 type Cell = "lstm" | "gru";
 type Rnn = LSTM | GRU;
@@ -28,17 +26,6 @@ function backendTest(name: string, fn: (backend: BackendName) => Promise<void>):
     await useGpu(gpu);
     await fn("webgpu");
   });
-}
-
-/** Make `gpu` the engine's WebGPU backend, keeping the CPU as the default. */
-async function useGpu(gpu: WebGPUBackend): Promise<void> {
-  const info = { vendor: "", architecture: "", device: "", description: "test", isFallback: false };
-  await init({
-    backend: "webgpu",
-    log: false,
-    requestWebGPU: () => Promise.resolve({ backend: gpu, info }),
-  });
-  await init({ backend: "cpu", log: false });
 }
 
 function randT(
