@@ -21,6 +21,7 @@
  */
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../data/files.ts";
+import type { MnistSet } from "../data/mnist.ts";
 
 // ---- errors and exit codes ---------------------------------------------------
 
@@ -144,6 +145,28 @@ export interface NumberFlag extends FlagBase {
 
 /** The description of one flag. */
 export type FlagSpec = BooleanFlag | StringFlag | NumberFlag;
+
+/**
+ * The warning a program prints when a mode that does not train (`--generate`, `--predict`) was
+ * given training flags: null when none of `flags` was given explicitly.
+ *
+ * @param program the program's name, as its messages start
+ * @param mode the mode's flag, e.g. `--generate`
+ * @param explicit the flags given on the command line (`parseFlags`'s `explicit`)
+ * @param flags the training-only flags, by camelCase name
+ * @returns one line naming the ignored flags, or null
+ */
+export function ignoredFlagsWarning(
+  program: string,
+  mode: string,
+  explicit: ReadonlySet<string>,
+  flags: readonly string[],
+): string | null {
+  const ignored = flags.filter((k) => explicit.has(k));
+  if (ignored.length === 0) return null;
+  return `${program}: ${mode} ignores the training flag${ignored.length > 1 ? "s" : ""} ` +
+    ignored.map((k) => `--${kebab(k)}`).join(", ");
+}
 
 /** Flags by camelCase name; the command-line name is the kebab-case form (`trainCount` → `--train-count`). */
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -640,4 +663,23 @@ export class MetricsLog {
     this.records.push(record);
     await writeTextAtomic(this.path, this.records.map((r) => JSON.stringify(r) + "\n").join(""));
   }
+}
+
+/**
+ * Check that a loaded MNIST set holds at least `want` images of 28×28.
+ *
+ * @param set the loaded set
+ * @param what its name in the error (`training`, `test`, …)
+ * @param want the fewest images the program needs
+ * @returns `set`
+ * @throws Error naming the set, the expected and the actual counts and sizes
+ */
+export function checkMnistSet(set: MnistSet, what: string, want: number): MnistSet {
+  if (set.count < want || set.rows !== 28 || set.cols !== 28) {
+    throw new Error(
+      `Cannot use the MNIST ${what} set: expected ${want} images of 28×28, ` +
+        `got ${set.count} of ${set.rows}×${set.cols}`,
+    );
+  }
+  return set;
 }

@@ -29,7 +29,15 @@
  */
 import { join } from "node:path";
 import { data, init, manualSeed, nn, noGrad, optim, tensor } from "../mod.ts";
-import { fmt, kebab, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
+import {
+  checkMnistSet,
+  fmt,
+  ignoredFlagsWarning,
+  parseFlags,
+  runFlags,
+  runMain,
+  UsageError,
+} from "./_cli.ts";
 import {
   CLASSES,
   classifierMetadata,
@@ -151,17 +159,6 @@ interface RunConfig {
 }
 
 // ---- data -----------------------------------------------------------------------
-
-/** Check the count and size of a loaded set. */
-function checkSet(set: data.MnistSet, what: string, want: number): data.MnistSet {
-  if (set.count < want || set.rows !== ROWS || set.cols !== ROW_PIXELS) {
-    throw new Error(
-      `Cannot use the MNIST ${what} set: expected ${want} images of 28×28, ` +
-        `got ${set.count} of ${set.rows}×${set.cols}`,
-    );
-  }
-  return set;
-}
 
 /** The first `n` images and labels of a set. */
 function head(set: data.MnistSet, n: number): { images: Uint8Array; labels: Uint8Array } {
@@ -391,9 +388,9 @@ async function train(opts: Options): Promise<void> {
   }
 
   const sets = await data.mnistSplits({ dir: v.data, validationCount: VAL_IMAGES });
-  const trainSet = head(checkSet(sets.train, "training", TRAIN_IMAGES), cfg.trainCount);
-  const valSet = head(checkSet(sets.validation, "validation", VAL_IMAGES), cfg.valCount);
-  const testSet = head(checkSet(sets.test, "test", TEST_IMAGES), cfg.testCount);
+  const trainSet = head(checkMnistSet(sets.train, "training", TRAIN_IMAGES), cfg.trainCount);
+  const valSet = head(checkMnistSet(sets.validation, "validation", VAL_IMAGES), cfg.valCount);
+  const testSet = head(checkMnistSet(sets.test, "test", TEST_IMAGES), cfg.testCount);
   const { backend } = await init({ backend: v.backend as "auto" | "webgpu" | "cpu" });
 
   manualSeed(cfg.seed);
@@ -533,13 +530,8 @@ const TRAINING_FLAGS = [
 
 async function predict(opts: Options): Promise<void> {
   const v = opts.values;
-  const ignored = TRAINING_FLAGS.filter((k) => opts.explicit.has(k));
-  if (ignored.length > 0) {
-    console.error(
-      `classify: --predict ignores the training flag${ignored.length > 1 ? "s" : ""} ` +
-        ignored.map((k) => `--${kebab(k)}`).join(", "),
-    );
-  }
+  const warning = ignoredFlagsWarning("classify", "--predict", opts.explicit, TRAINING_FLAGS);
+  if (warning) console.error(warning);
   const path = v.checkpoint ?? join(v.out, "model.safetensors");
   const file = await readSafetensorsFile(
     path,
@@ -555,7 +547,7 @@ async function predict(opts: Options): Promise<void> {
     pixels = Uint8Array.from(px, (p) => Math.round(p * 255));
     caption = what = `'${v.image}'`;
   } else {
-    const test = checkSet(
+    const test = checkMnistSet(
       await data.loadMnist({ split: "test", dir: v.data }),
       "test",
       TEST_IMAGES,

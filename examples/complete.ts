@@ -29,7 +29,15 @@
  */
 import { join } from "node:path";
 import { data, init, keep, manualSeed, nn, noGrad, optim, tensor, tidy, zeros } from "../mod.ts";
-import { fmt, kebab, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
+import {
+  checkMnistSet,
+  fmt,
+  ignoredFlagsWarning,
+  parseFlags,
+  runFlags,
+  runMain,
+  UsageError,
+} from "./_cli.ts";
 import {
   type Cell,
   checkpointConfig,
@@ -163,17 +171,6 @@ interface RunConfig extends ModelConfig {
 /** Patch sequences `[n, 16, 49]` in [0, 1] of images `start .. start+n` of a set. */
 function patchesOf(set: data.MnistSet, start: number, n: number): Float32Array {
   return data.toPatches(set.images.subarray(start * IMAGE_PIXELS, (start + n) * IMAGE_PIXELS), n);
-}
-
-/** Check the counts and size of a loaded set. */
-function checkSet(set: data.MnistSet, what: string, want: number): data.MnistSet {
-  if (set.count < want || set.rows !== 28 || set.cols !== 28) {
-    throw new Error(
-      `Cannot use the MNIST ${what} set: expected ${want} images of 28×28, ` +
-        `got ${set.count} of ${set.rows}×${set.cols}`,
-    );
-  }
-  return set;
 }
 
 // ---- checkpoints ----------------------------------------------------------------
@@ -402,9 +399,9 @@ async function train(opts: Options): Promise<void> {
   const cfg = run.config as unknown as RunConfig;
 
   const sets = await data.mnistSplits({ dir: v.data });
-  checkSet(sets.train, "training", TRAIN_IMAGES);
-  checkSet(sets.validation, "validation", VAL_IMAGES);
-  const testSet = checkSet(sets.test, "test", TEST_IMAGES);
+  checkMnistSet(sets.train, "training", TRAIN_IMAGES);
+  checkMnistSet(sets.validation, "validation", VAL_IMAGES);
+  const testSet = checkMnistSet(sets.test, "test", TEST_IMAGES);
   const { backend } = await init({ backend: v.backend as "auto" | "webgpu" | "cpu" });
 
   manualSeed(cfg.seed);
@@ -510,13 +507,8 @@ const TRAINING_FLAGS = [
 
 async function generate(opts: Options): Promise<void> {
   const v = opts.values;
-  const ignored = TRAINING_FLAGS.filter((k) => opts.explicit.has(k));
-  if (ignored.length > 0) {
-    console.error(
-      `complete: --generate ignores the training flag${ignored.length > 1 ? "s" : ""} ` +
-        ignored.map((k) => `--${kebab(k)}`).join(", "),
-    );
-  }
+  const warning = ignoredFlagsWarning("complete", "--generate", opts.explicit, TRAINING_FLAGS);
+  if (warning) console.error(warning);
   const path = v.checkpoint ?? join(v.out, "model.safetensors");
   const file = await readSafetensorsFile(path, "the checkpoint");
   const cfg = checkpointConfig(file.metadata, file.tensors, path);
@@ -530,7 +522,7 @@ async function generate(opts: Options): Promise<void> {
     what = `'${v.image}'`;
   } else {
     const count = v.count ?? 20;
-    const test = checkSet(
+    const test = checkMnistSet(
       await data.loadMnist({ split: "test", dir: v.data }),
       "test",
       TEST_IMAGES,

@@ -39,7 +39,7 @@
  */
 import { join } from "node:path";
 import { data, init, manualSeed, nn, tensor } from "../mod.ts";
-import { fmt, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
+import { checkMnistSet, fmt, parseFlags, runFlags, runMain, UsageError } from "./_cli.ts";
 import { checkFinite, type MetricsRecord, readSafetensorsFile, Run } from "./_harness.ts";
 import {
   fixedNoise,
@@ -438,16 +438,6 @@ function savedConfig(meta: Record<string, string>): Partial<RunConfig> | null {
 
 const COMMAND = "deno run -A examples/gan.ts";
 
-function checkSet(set: data.MnistSet, what: string, want: number): data.MnistSet {
-  if (set.count < want || set.rows !== 28 || set.cols !== 28) {
-    throw new Error(
-      `Cannot use the MNIST ${what} set: expected ${want} images of 28×28, ` +
-        `got ${set.count} of ${set.rows}×${set.cols}`,
-    );
-  }
-  return set;
-}
-
 async function train(v: Values, explicit: Set<string>): Promise<void> {
   const run = await Run.open({
     program: "gan",
@@ -460,12 +450,12 @@ async function train(v: Values, explicit: Set<string>): Promise<void> {
     epochs: v.epochs ?? (v.quick ? 1 : 150),
   });
   const cfg = run.config as RunConfig;
-  const trainSet = checkSet(
+  const trainSet = checkMnistSet(
     await data.loadMnist({ split: "train", dir: v.data }),
     "training",
     cfg.trainCount,
   );
-  const testSet = checkSet(await data.loadMnist({ split: "test", dir: v.data }), "test", 1);
+  const testSet = checkMnistSet(await data.loadMnist({ split: "test", dir: v.data }), "test", 1);
   const { backend } = await init({ backend: v.backend as "auto" | "webgpu" | "cpu" });
 
   let judge: Judge | null = null, ref: Reference | null = null;
