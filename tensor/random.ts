@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { section, sleb, uleb, wasm } from "./wasm.ts";
 
 /** Philox multiplier for word 0. */
 export const PHILOX_M0 = 0xD2511F53;
@@ -79,31 +80,6 @@ export function philox4x32(
 }
 
 const TWO_POW_M24 = 1 / 16777216;
-
-/**
- * Fill `out` with the stream described in the module doc.
- *
- * @param out the array to fill
- * @param dist "uniform" on [lo, hi) or "normal" with mean lo and std hi
- * @param key two 32-bit key words
- * @param counter counter of element 0
- * @param lo lower bound or mean
- * @param hi upper bound or standard deviation
- */
-/** Signed LEB128 of an integer below 2^53 in magnitude. */
-function sleb(v: number): number[] {
-  let n = BigInt(v);
-  const out: number[] = [];
-  for (;;) {
-    const byte = Number(n & 0x7fn);
-    n >>= 7n;
-    if ((n === 0n && (byte & 0x40) === 0) || (n === -1n && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 /** Elements per call of the WebAssembly Philox (8 bytes of words each). */
 const WASM_CHUNK = 16384;
@@ -281,33 +257,14 @@ function philoxModule(): Uint8Array {
   ];
   const locals = [2, 8, 0x7f, 2, 0x7e];
   const body = [...locals, ...code];
-  const uleb = (n: number) => {
-    const o: number[] = [];
-    do {
-      let byte = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) byte |= 0x80;
-      o.push(byte);
-    } while (n !== 0);
-    return o;
-  };
-  const secU = (id: number, b: number[]) => [id, ...uleb(b.length), ...b];
   const pages = Math.ceil((WASM_CHUNK * 8) / 65536);
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...secU(1, [1, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
-    ...secU(3, [1, 0]),
-    ...secU(5, [1, 0x00, ...uleb(pages)]),
-    ...secU(7, [2, 1, 0x66, 0x00, 0, 1, 0x6d, 0x02, 0]),
-    ...secU(10, [1, ...uleb(body.length), ...body]),
-  ]);
+  return wasm(
+    section(1, [1, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
+    section(3, [1, 0]),
+    section(5, [1, 0x00, ...uleb(pages)]),
+    section(7, [2, 1, 0x66, 0x00, 0, 1, 0x6d, 0x02, 0]),
+    section(10, [1, ...uleb(body.length), ...body]),
+  );
 }
 
 /** The WebAssembly Philox: its function and a view of its output words. */
@@ -318,7 +275,13 @@ interface WasmPhilox {
 
 let wasmPhilox: WasmPhilox | null | undefined;
 
-/** The WebAssembly Philox, instantiated on first use; null where unavailable. */
+/**
+ * The WebAssembly Philox, instantiated on first use; null where the runtime
+ * cannot run it (no WebAssembly, or a page whose policy forbids compiling it):
+ * the JS loop gives the same numbers there. Tests assert it runs in Deno
+ * ({@link wasmPhiloxAvailable}), so a broken module cannot hide behind the
+ * fallback.
+ */
 function getWasmPhilox(): WasmPhilox | null {
   if (wasmPhilox !== undefined) return wasmPhilox;
   try {
@@ -332,6 +295,15 @@ function getWasmPhilox(): WasmPhilox | null {
     wasmPhilox = null;
   }
   return wasmPhilox;
+}
+
+/**
+ * Whether `fillRandom` can use the WebAssembly Philox in this runtime.
+ *
+ * @returns true when its module compiled and instantiated
+ */
+export function wasmPhiloxAvailable(): boolean {
+  return getWasmPhilox() !== null;
 }
 
 /** Use the WebAssembly Philox where available (tests turn it off to compare). */
@@ -349,6 +321,16 @@ export function setWasmPhilox(on: boolean): boolean {
   return was;
 }
 
+/**
+ * Fill `out` with the stream described in the module doc.
+ *
+ * @param out the array to fill
+ * @param dist "uniform" on [lo, hi) or "normal" with mean lo and std hi
+ * @param key two 32-bit key words
+ * @param counter counter of element 0
+ * @param lo lower bound or mean
+ * @param hi upper bound or standard deviation
+ */
 export function fillRandom(
   out: Float32Array | Float64Array,
   dist: "uniform" | "normal",

@@ -21,30 +21,10 @@
  * @module
  */
 
+import { section, uleb, vec, wasm } from "../wasm.ts";
+
 /** Bytes of one WebAssembly page. */
 const PAGE = 65536;
-
-/** unsigned LEB128 */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-/** A section: id, byte length, contents. */
-function section(id: number, body: number[]): number[] {
-  return [id, ...uleb(body.length), ...body];
-}
-
-/** A vector: count then items. */
-function vec(items: number[][]): number[] {
-  return [...uleb(items.length), ...items.flat()];
-}
 
 const I32 = 0x7f, V128 = 0x7b;
 const GET = 0x20, SET = 0x21, TEE = 0x22;
@@ -244,11 +224,6 @@ function moduleBytes(fma: boolean): Uint8Array {
     vec([stripBody(8), stripBody(4, fma), activationBody("sigmoid"), activationBody("tanh")]),
   );
   return wasm(type, imports, funcs, exports, code);
-}
-
-/** A WebAssembly module: magic, version 1, then the given sections. */
-function wasm(...sections: number[][]): Uint8Array {
-  return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...sections.flat()]);
 }
 
 /** The instantiated SIMD kernel with its memory. */
