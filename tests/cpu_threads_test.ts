@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import type { Storage, TypedArray } from "../tensor/backend.ts";
 import type { Rows } from "../tensor/routines/rnn/mod.ts";
-import { arenaBytes } from "../tensor/cpu/arena.ts";
+import { allocShared, arenaBytes, freeShared, trackShared } from "../tensor/cpu/arena.ts";
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
@@ -269,12 +269,21 @@ Deno.test("storages live in the shared arena and its blocks are reused", async (
     const a = cpu.alloc(10000, "float32");
     assert.ok(dataOf(a).buffer instanceof SharedArrayBuffer);
     dataOf(a).fill(7);
+    const at = dataOf(a).byteOffset;
     cpu.free(a);
     const top = arenaBytes();
-    const b = cpu.alloc(9999, "float32"); // same size class: the freed block, zeroed
+    const b = cpu.alloc(9999, "float32"); // same size class: the freed block (not zeroed)
     assert.equal(arenaBytes(), top);
-    assert.ok(dataOf(b).every((v) => v === 0));
+    assert.equal(dataOf(b).byteOffset, at);
+    assert.equal(dataOf(b)[0], 7);
     cpu.free(b);
+    // a block asked for zeroed reads 0 even where it held other values
+    const owner = {};
+    const z = allocShared(9999, "float32")!;
+    const token = trackShared(owner, z);
+    assert.equal(z.byteOffset, at);
+    assert.ok(z.every((v) => v === 0));
+    freeShared(owner, token);
   } finally {
     setCpuThreads(was);
   }

@@ -74,13 +74,16 @@ export class CpuBackend implements Backend {
     }
   }
 
-  /** Allocate `size` elements (zeroed, though callers must not rely on it). */
+  /**
+   * Allocate `size` uninitialised elements: a reused block of the shared
+   * arena keeps whatever it held (kernels overwrite their outputs whole).
+   */
   alloc(size: number, dtype: DType): Storage {
     this.#checkDtype("alloc", dtype);
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new RangeError(`Cannot alloc a cpu storage of ${size} elements: size must be ≥ 0`);
     }
-    return this.#wrap(newArray(size, dtype));
+    return this.#wrap(newArray(size, dtype, false));
   }
 
   /** Allocate and fill from host data (copied, converted to `dtype`). */

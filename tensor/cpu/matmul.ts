@@ -38,6 +38,8 @@ const SMALL = 4096;
 const B_BLOCK = 1 << 16;
 /** Elements of packed op(A) per row block (bounds scratch memory). */
 const A_BLOCK = 1 << 18;
+/** Longest inner-dimension block of the SIMD path. */
+const KC = 512;
 
 let packedA = new Float64Array(0);
 let packedB = new Float64Array(0);
@@ -233,15 +235,14 @@ function packedProduct(
   r0: number,
   r1: number,
 ): void {
+  const simd = simdKernel();
+  if (simd) {
+    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1);
+    return;
+  }
   const { n, k } = p;
   const rows = r1 - r0;
   const mc = blockLines(rows, k, A_BLOCK);
-  const simd = simdKernel();
-  if (simd) {
-    const nc = blockLines(n, k, B_BLOCK, c instanceof Float32Array ? NR32 : NR);
-    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, mc, nc, r0, r1);
-    return;
-  }
   const nc = blockLines(n, k, B_BLOCK);
   if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
   if (packedB.length < nc * k) packedB = new Float64Array(nc * k);
@@ -264,10 +265,14 @@ function packedProduct(
 
 /**
  * {@link packedProduct} through a WebAssembly SIMD strip kernel: the panels
- * are packed into its memory (C strip, then op(A) block, then op(B) block) and
- * each 4-row strip is copied out of it into c, rounded once. Float32 output
+ * are packed into its memory (C block, then op(A) block, then op(B) block)
+ * and the C block is copied out of it into c, rounded once. Float32 output
  * uses the float32 kernel (op(B) packed 8 columns wide, float32
- * accumulation); anything else the float64 one.
+ * accumulation); anything else the float64 one. A long inner dimension is
+ * cut into blocks of at most {@link KC} (so the panels stay in cache and
+ * op(A) is packed once, not once per column block); the strips of later
+ * blocks start from the sums of the earlier ones, so every element adds the
+ * same products in the same order as in one pass.
  */
 function simdProduct(
   simd: SimdKernel,
@@ -280,8 +285,6 @@ function simdProduct(
   p: MatmulParams,
   s: OpStrides,
   reuse: { a: number; b: number },
-  mc: number,
-  nc: number,
   r0: number,
   r1: number,
 ): void {
@@ -289,28 +292,38 @@ function simdProduct(
   const rows = r1 - r0;
   const f32 = c instanceof Float32Array;
   const w = f32 ? NR32 : NR;
-  const aBase = MR * nc, bBase = aBase + mc * k;
-  simd.reserve((bBase + nc * k) * (f32 ? 4 : 8));
+  const kBlocks = Math.ceil(k / KC), kc = Math.ceil(k / kBlocks);
+  const mc = blockLines(rows, kc, A_BLOCK), nc = blockLines(n, kc, B_BLOCK, w);
+  const ncPad = Math.ceil(nc / w) * w;
+  const aBase = mc * ncPad, bBase = aBase + mc * kc;
+  simd.reserve((bBase + nc * kc) * (f32 ? 4 : 8));
+  const mem = f32 ? simd.f32 : simd.f64;
+  const whole = kBlocks === 1; // one pass over k: the packs may be reused across batches
   for (let jc = 0; jc < n; jc += nc) {
     const nw = Math.min(nc, n - jc), nwPad = Math.ceil(nw / w) * w;
-    if (!(nc >= n && reuse.b === bOff)) {
-      pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, f32 ? simd.f32 : simd.f64, bBase, w);
-      reuse.b = nc >= n ? bOff : -1;
-    }
     for (let ic = r0; ic < r1; ic += mc) {
       const mh = Math.min(mc, r1 - ic);
-      if (!(mc >= rows && reuse.a === aOff)) {
-        pack(a, aOff + ic * s.ai, s.ai, s.ap, mh, k, f32 ? simd.f32 : simd.f64, aBase);
-        reuse.a = mc >= rows ? aOff : -1;
-      }
-      for (let i0 = 0; i0 < mh; i0 += MR) {
-        if (f32) simd.strip32(aBase + i0 * k, bBase, 0, nwPad, k);
-        else simd.strip(aBase + i0 * k, bBase, 0, nwPad, k);
-        const f = f32 ? simd.f32 : simd.f64, rows = Math.min(MR, mh - i0);
-        for (let r = 0; r < rows; r++) {
-          const o = cOff + (ic + i0 + r) * n + jc, q = r * nwPad;
-          for (let j = 0; j < nw; j++) c[o + j] = f[q + j]!;
+      for (let pc = 0; pc < k; pc += kc) {
+        const kw = Math.min(kc, k - pc);
+        if (!(whole && nc >= n && reuse.b === bOff)) {
+          pack(b, bOff + jc * s.bj + pc * s.bp, s.bj, s.bp, nw, kw, mem, bBase, w);
+          reuse.b = whole && nc >= n ? bOff : -1;
         }
+        if (!(whole && mc >= rows && reuse.a === aOff)) {
+          pack(a, aOff + ic * s.ai + pc * s.ap, s.ai, s.ap, mh, kw, mem, aBase);
+          reuse.a = whole && mc >= rows ? aOff : -1;
+        }
+        for (let i0 = 0; i0 < mh; i0 += MR) {
+          if (f32) simd.strip32(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
+          else simd.strip(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
+        }
+      }
+      const out = cOff + ic * n + jc;
+      const same = mem.constructor === c.constructor;
+      for (let r = 0; r < mh; r++) {
+        const o = out + r * n, q = r * nwPad;
+        if (same) c.set(mem.subarray(q, q + nw), o);
+        else for (let j = 0; j < nw; j++) c[o + j] = mem[q + j]!;
       }
     }
   }

@@ -66,15 +66,16 @@ const SPIN_CALLER = 20000;
 /** How long a worker keeps polling for the next job before it sleeps, in ms. */
 const SPIN_WORKER_MS = 0.5;
 /**
- * The pool measures whether it pays, per job kind: in every cycle of
- * {@link CYCLE} jobs of a kind, the first {@link PROBES} run on the calling
+ * The pool measures whether it pays, per job kind and size class: in every cycle of
+ * {@link CYCLE} jobs of a class, the first {@link PROBES} run on the calling
  * thread alone and the next {@link PROBES} on the pool; the rest of the cycle
- * goes the way that took less time per unit of work (a moving average over
- * the probes, weight {@link EMA}). On a quiet machine that is the pool; where
+ * goes the way that took less time per unit of work (the fastest probe of
+ * each way in this cycle: one slow probe, such as a worker's first run of a
+ * kernel not yet compiled, does not decide a whole cycle). On a quiet machine that is the pool; where
  * other programs keep the cores busy a worker runs late and the calling
  * thread alone wins.
  */
-const CYCLE = 64, PROBES = 4, EMA = 0.25;
+const CYCLE = 64, PROBES = 4;
 
 let configured: number | undefined;
 let override: number | null = null;
@@ -87,8 +88,13 @@ let inWorker = false;
 let said = false;
 /** Whether this thread may block in Atomics.wait (a page's main thread may not). */
 let canBlock = true;
-/** Per job kind: jobs so far and ms per unit of work alone and on the pool (NaN: not yet). */
-const perKind: { jobs: number; alone: number; pooled: number }[] = [];
+/**
+ * Per job kind and size class (⌊log₂ cost⌋): jobs so far and ms per unit of
+ * work alone and on the pool (NaN: not yet). Jobs of one kind but very
+ * different sizes gain differently from the pool, so each size class decides
+ * for itself.
+ */
+const perKind = new Map<number, { jobs: number; alone: number; pooled: number }>();
 let backoff = true;
 
 /** An environment variable, if env access is already granted (never prompts). */
@@ -185,7 +191,7 @@ export function withCpuThreads<T>(n: number, f: () => T): T {
 export function setPoolBackoff(on: boolean): boolean {
   const was = backoff;
   backoff = on;
-  perKind.length = 0;
+  perKind.clear();
   return was;
 }
 
@@ -353,9 +359,9 @@ function shutdown(): void {
   }
 }
 
-/** Moving average of a per-work time; the first sample starts it. */
-function ema(avg: number, sample: number): number {
-  return Number.isNaN(avg) ? sample : avg + EMA * (sample - avg);
+/** The smaller of a cycle's best per-work time so far (NaN: none yet) and a new sample. */
+function best(sofar: number, sample: number): number {
+  return Number.isNaN(sofar) ? sample : Math.min(sofar, sample);
 }
 
 /** Take one chunk: its index, or −1 when none is left. */
@@ -398,13 +404,15 @@ export function parallel(
     throw new RangeError(`cpu pool job ${kind}: too many arguments`);
   }
   for (const a of arrays) if (a !== null && !isShared(a)) return false;
-  const k = perKind[kind] ??= { jobs: 0, alone: NaN, pooled: NaN };
+  const key = kind * 64 + Math.min(63, Math.floor(Math.log2(Math.max(1, cost))));
+  let k = perKind.get(key);
+  if (!k) perKind.set(key, k = { jobs: 0, alone: NaN, pooled: NaN });
   const i = k.jobs++ % CYCLE;
   if (backoff) {
     if (i < PROBES || (i >= 2 * PROBES && k.alone < k.pooled)) {
       const t = performance.now();
       alone();
-      if (i < PROBES) k.alone = ema(k.alone, (performance.now() - t) / cost);
+      if (i < PROBES) k.alone = best(i === 0 ? NaN : k.alone, (performance.now() - t) / cost);
       counts.skipped++;
       return true;
     }
@@ -450,7 +458,9 @@ export function parallel(
     }
   }
   running = false;
-  if (backoff && i < 2 * PROBES) k.pooled = ema(k.pooled, (performance.now() - t0) / cost);
+  if (backoff && i < 2 * PROBES) {
+    k.pooled = best(i === PROBES ? NaN : k.pooled, (performance.now() - t0) / cost);
+  }
   counts.jobs++;
   counts.callerChunks += mine;
   counts.workerChunks += need;

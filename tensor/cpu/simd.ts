@@ -37,7 +37,13 @@ const F32X4_ADD = [SIMD, 0xe4, 0x01], F32X4_MUL = [SIMD, 0xe6, 0x01];
 const F32X4_RELAXED_MADD = [SIMD, 0x85, 0x02];
 const V_LOAD32_SPLAT = [SIMD, 0x09];
 const V_CONST0 = [SIMD, 0x0c, ...new Array(16).fill(0)];
-const BLOCK = 0x02, I32_EQZ = 0x45, I32_LT_U = 0x49, I32_SHL = 0x74, I32_SHR_U = 0x76;
+const BLOCK = 0x02,
+  IF = 0x04,
+  ELSE = 0x05,
+  I32_EQZ = 0x45,
+  I32_LT_U = 0x49,
+  I32_SHL = 0x74,
+  I32_SHR_U = 0x76;
 const F32X4_SUB = [SIMD, 0xe5, 0x01], F32X4_DIV = [SIMD, 0xe7, 0x01];
 const F32X4_MIN = [SIMD, 0xe8, 0x01], F32X4_MAX = [SIMD, 0xe9, 0x01];
 const F32X4_ABS = [SIMD, 0xe0, 0x01], F32X4_NEG = [SIMD, 0xe1, 0x01];
@@ -61,18 +67,20 @@ const mem = (offset: number, align = 3): number[] => [align, ...uleb(offset)];
 
 /**
  * A strip kernel's body for elements of `size` bytes (8: float64, two lanes;
- * 4: float32, four lanes): `f(ap, bp, c, nw, k)` (byte offsets into memory)
- * computes, for j0 = 0, w, 2w, … < nw with w = 32 / size columns,
- * c[r, j0..j0+w-1] = Σ_p ap[p·4 + r] · bp[j0·k + p·w + 0..w-1] for r = 0..3,
- * products added in order of p; c is a 4 × nw row-major block (nw a multiple
- * of w). Each step is a multiply then an add, or with `fma` one relaxed fused
- * multiply-add (float32 only).
+ * 4: float32, four lanes): `f(ap, bp, c, nw, k, acc)` (byte offsets into
+ * memory) computes, for j0 = 0, w, 2w, … < nw with w = 32 / size columns,
+ * c[r, j0..j0+w-1] = s + Σ_p ap[p·4 + r] · bp[j0·k + p·w + 0..w-1] for
+ * r = 0..3, products added in order of p to s = 0, or with `acc` ≠ 0 to s =
+ * the value c holds (so a product split along k into blocks adds the same
+ * terms in the same order as one pass); c is a 4 × nw row-major block (nw a
+ * multiple of w). Each step is a multiply then an add, or with `fma` one
+ * relaxed fused multiply-add (float32 only).
  */
 function stripBody(size: 8 | 4, fma = false): number[] {
-  // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k; locals: 5 j0, 6 ai, 7 bi, 8 cnt, 9 co (i32);
-  // 10..17 accumulators acc[r][h] (v128), 18 b0, 19 b1, 20 a (v128)
-  const AP = 0, BP = 1, C = 2, NW = 3, K = 4, J0 = 5, AI = 6, BI = 7, CNT = 8, CO = 9;
-  const ACC = 10, B0 = 18, B1 = 19, A = 20;
+  // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k, 5 acc; locals: 6 j0, 7 ai, 8 bi, 9 cnt, 10 co (i32);
+  // 11..18 accumulators acc[r][h] (v128), 19 b0, 20 b1, 21 a (v128)
+  const AP = 0, BP = 1, C = 2, NW = 3, K = 4, ACCUM = 5, J0 = 6, AI = 7, BI = 8, CNT = 9;
+  const CO = 10, ACC = 11, B0 = 19, B1 = 20, A = 21;
   const f64 = size === 8, w = 32 / size, align = f64 ? 3 : 2;
   const [mul, add] = f64 ? [F64X2_MUL, F64X2_ADD] : [F32X4_MUL, F32X4_ADD];
   const code: number[] = [];
@@ -89,7 +97,18 @@ function stripBody(size: 8 | 4, fma = false): number[] {
   e(GET, AP, SET, AI);
   // bi = bp + j0 * k * size
   e(GET, BP, GET, J0, GET, K, I32_MUL, I32_CONST, size, I32_MUL, I32_ADD, SET, BI);
+  // co = c + j0 * size; rows are nw * size bytes apart
+  e(GET, C, GET, J0, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
+  e(GET, ACCUM, IF, VOID);
+  for (let i = 0; i < 8; i++) {
+    // acc[r][h] = the 16 bytes at co + r·nw·size + 16h
+    e(GET, CO);
+    if (i >= 2) e(GET, NW, I32_CONST, size * (i >> 1), I32_MUL, I32_ADD);
+    e(V_LOAD, mem(16 * (i & 1), 4), SET, ACC + i);
+  }
+  e(ELSE);
   for (let i = 0; i < 8; i++) e(V_CONST0, SET, ACC + i);
+  e(END);
   e(GET, K, SET, CNT);
   e(LOOP, VOID); // p loop
   e(GET, BI, V_LOAD, mem(0, 4), SET, B0);
@@ -103,8 +122,6 @@ function stripBody(size: 8 | 4, fma = false): number[] {
   e(GET, BI, I32_CONST, 32, I32_ADD, SET, BI);
   e(GET, CNT, I32_CONST, 1, I32_SUB, TEE, CNT, BR_IF, 0);
   e(END);
-  // co = c + j0 * size; rows are nw * size bytes apart
-  e(GET, C, GET, J0, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
   for (let r = 0; r < 4; r++) {
     if (r > 0) e(GET, CO, GET, NW, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
     e(GET, CO, GET, ACC + 2 * r, V_STORE, mem(0, 4));
@@ -201,7 +218,7 @@ function activationBody(kind: "sigmoid" | "tanh"): number[] {
 function moduleBytes(fma: boolean): Uint8Array {
   const type = section(
     1,
-    vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), 0], [
+    vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0], [
       0x60,
       ...vec([[I32], [I32]]),
       0,
@@ -229,15 +246,17 @@ function moduleBytes(fma: boolean): Uint8Array {
 /** The instantiated SIMD kernel with its memory. */
 export interface SimdKernel {
   /**
-   * Run one strip: see the module description. All offsets are in float64
-   * elements of {@link SimdKernel.f64}.
+   * Run one strip: see the module description; with `acc` the sums start
+   * from the values c holds instead of 0. All offsets are in float64 elements
+   * of {@link SimdKernel.f64}.
    */
-  strip(ap: number, bp: number, c: number, nw: number, k: number): void;
+  strip(ap: number, bp: number, c: number, nw: number, k: number, acc?: boolean): void;
   /**
    * Run one float32 strip (4 rows × a multiple of 8 columns, see the module
-   * description). All offsets are in float32 elements of {@link SimdKernel.f32}.
+   * description; `acc` as for {@link SimdKernel.strip}). All offsets are in
+   * float32 elements of {@link SimdKernel.f32}.
    */
-  strip32(ap: number, bp: number, c: number, nw: number, k: number): void;
+  strip32(ap: number, bp: number, c: number, nw: number, k: number, acc?: boolean): void;
   /**
    * sigmoid in place on the `n` float32s at element offset `off` of
    * {@link SimdKernel.f32}, four lanes at a time: n is rounded up to a
@@ -316,7 +335,7 @@ export function simdKernel(): SimdKernel | null {
     const fma = relaxedSimd();
     const mod = new WebAssembly.Module(moduleBytes(fma) as BufferSource);
     const inst = new WebAssembly.Instance(mod, { env: { mem: memory } });
-    type Strip = (ap: number, bp: number, c: number, nw: number, k: number) => void;
+    type Strip = (ap: number, bp: number, c: number, nw: number, k: number, acc: number) => void;
     const strip = inst.exports.strip as Strip, strip32 = inst.exports.strip32 as Strip;
     type Act = (ptr: number, n: number) => void;
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
@@ -324,8 +343,8 @@ export function simdKernel(): SimdKernel | null {
       f64: new Float64Array(memory.buffer),
       f32: new Float32Array(memory.buffer),
       fma,
-      strip: (ap, bp, c, nw, kk) => strip(ap * 8, bp * 8, c * 8, nw, kk),
-      strip32: (ap, bp, c, nw, kk) => strip32(ap * 4, bp * 4, c * 4, nw, kk),
+      strip: (ap, bp, c, nw, kk, acc) => strip(ap * 8, bp * 8, c * 8, nw, kk, acc ? 1 : 0),
+      strip32: (ap, bp, c, nw, kk, acc) => strip32(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0),
       sigmoid32: (off, n) => sigmoid32(off * 4, n),
       tanh32: (off, n) => tanh32(off * 4, n),
       reserve(bytes: number): void {
