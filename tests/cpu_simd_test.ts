@@ -12,7 +12,10 @@ import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel } from "../tensor/cpu/matmul.ts";
 import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { matmulCases, values } from "./_values.ts";
-import { lstmStep } from "../tensor/routines/rnn/mod.ts";
+import { lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
+import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
+import { withCpuThreads } from "../tensor/cpu/pool.ts";
+import { type Tensor, tensor } from "../mod.ts";
 
 /** Run f with SIMD forced on or off. */
 function withSimd<T>(on: boolean, f: () => T): T {
@@ -109,6 +112,35 @@ Deno.test("SIMD and scalar fused LSTM steps agree within float32 rounding", asyn
     }
     assert.ok(worst < 1e-5, `output ${i}: max diff ${worst}`);
     assert.notDeepEqual(on[i], new Float32Array(on[i]!.length));
+  }
+});
+
+Deno.test("the fused float32 LSTM step equals the staged one to the bit, forward and backward", async () => {
+  // B = 1 and H = 6 take the staged path either way (a one-row product, H not a multiple of 4)
+  for (const [B, T, H] of [[5, 3, 8], [37, 4, 12], [2, 2, 20], [9, 1, 4], [1, 3, 8], [6, 2, 6]]) {
+    const G = 4 * H;
+    const shapes = [[B, T, G], [G, H], [B, H], [B, H]];
+    // one thread: the switch is per thread (the pool's workers keep the fused path)
+    const run = (fused: boolean): Tensor[] =>
+      withCpuThreads(1, () => {
+        const was = setFusedCellsEnabled(fused);
+        try {
+          const ins = shapes.map((shape, i) =>
+            tensor(values(shape.reduce((a, b) => a * b), 10 + i), shape, { requiresGrad: true })
+          );
+          const r = lstmLayer(ins[0]!, ins[1]!, ins[2]!, ins[3]!);
+          r.output.mul(r.output).sum().add(r.cT.sum()).backward();
+          return [r.output, r.cT, ...ins.map((t) => t.grad!)];
+        } finally {
+          setFusedCellsEnabled(was);
+        }
+      });
+    const [fused, staged] = [run(true), run(false)];
+    for (let i = 0; i < fused.length; i++) {
+      const [f, s] = [await fused[i]!.data(), await staged[i]!.data()];
+      assert.deepEqual(f, s, `B ${B} T ${T} H ${H}: result ${i}`);
+      assert.ok(f.some((v) => v !== 0), `B ${B} T ${T} H ${H}: result ${i} is all zeros`);
+    }
   }
 });
 

@@ -50,8 +50,20 @@ let rowAcc = new Float64Array(0);
  * Copy `count` lines of a matrix into `w`-wide panels interleaved along k:
  * element (line l, depth p) sits at `src[off + l·ls + p·ks]` and goes to
  * `dst[dOff + ⌊l/w⌋·w·k + p·w + l mod w]`. A last partial panel is padded with zeros.
+ * The SIMD strip kernels read op(A) packed 4 wide and op(B) packed 4
+ * (float64) or 8 (float32) wide this way.
+ *
+ * @param src the matrix's elements
+ * @param off element offset of line 0, depth 0
+ * @param ls elements from one line to the next
+ * @param ks elements from one depth to the next
+ * @param count lines to pack
+ * @param k depth of each line
+ * @param dst receives the panels
+ * @param dOff element offset of the first panel in dst
+ * @param w panel width
  */
-function pack(
+export function pack(
   src: TypedArray,
   off: number,
   ls: number,
@@ -170,6 +182,21 @@ function opStrides(p: MatmulParams): OpStrides {
     bp: transB ? 1 : n,
     bj: transB ? k : 1,
   };
+}
+
+/**
+ * Whether {@link matmulKernel} multiplies an m × k by k × n product (one
+ * batch) through the packed kernel, rather than the plain loop used for
+ * small or vector-shaped operands: callers that run the SIMD strips
+ * themselves use this to compute the same bits.
+ *
+ * @param m rows of op(A)
+ * @param n columns of op(B)
+ * @param k the inner dimension
+ * @returns true where the packed kernel runs
+ */
+export function packedShape(m: number, n: number, k: number): boolean {
+  return !(m * n * k < SMALL || m === 1 || n === 1);
 }
 
 /** One product with the plain loop, for small or vector-shaped operands. */
@@ -297,6 +324,7 @@ function simdProduct(
   const ncPad = Math.ceil(nc / w) * w;
   const aBase = mc * ncPad, bBase = aBase + mc * kc;
   simd.reserve((bBase + nc * kc) * (f32 ? 4 : 8));
+  simd.tag = 0;
   const mem = f32 ? simd.f32 : simd.f64;
   const whole = kBlocks === 1; // one pass over k: the packs may be reused across batches
   for (let jc = 0; jc < n; jc += nc) {
@@ -346,7 +374,7 @@ function productRange(
   const { m, n, k, strideA, strideB } = p;
   const mn = m * n;
   const s = opStrides(p);
-  const small = mn * k < SMALL || m === 1 || n === 1;
+  const small = !packedShape(m, n, k);
   const reuse = { a: -1, b: -1 };
   for (let t = t0; t < t1; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;

@@ -45,12 +45,16 @@ const BLOCK = 0x02,
   I32_SHL = 0x74,
   I32_SHR_U = 0x76;
 const F32X4_SUB = [SIMD, 0xe5, 0x01], F32X4_DIV = [SIMD, 0xe7, 0x01];
-const F32X4_MIN = [SIMD, 0xe8, 0x01], F32X4_MAX = [SIMD, 0xe9, 0x01];
+const F32X4_PMIN = [SIMD, 0xea, 0x01], F32X4_PMAX = [SIMD, 0xeb, 0x01];
 const F32X4_ABS = [SIMD, 0xe0, 0x01], F32X4_NEG = [SIMD, 0xe1, 0x01];
 const F32X4_NEAREST = [SIMD, 0x6a], F32X4_LT = [SIMD, 0x43];
 const I32X4_TRUNC_SAT_F32X4_S = [SIMD, 0xf8, 0x01];
+const I32X4_RELAXED_TRUNC_F32X4_S = [SIMD, 0x81, 0x02];
 const I32X4_ADD = [SIMD, 0xae, 0x01], I32X4_SHL = [SIMD, 0xab, 0x01];
 const V_AND = [SIMD, 0x4e], V_OR = [SIMD, 0x50], V_BITSELECT = [SIMD, 0x52];
+const V_LOAD64_ZERO = [SIMD, 0x5d], V_STORE64_LANE = [SIMD, 0x5b];
+const F64X2_PROMOTE_LOW_F32X4 = [SIMD, 0x5f], F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
+const F64X2_SUB = [SIMD, 0xf1, 0x01];
 
 /** A v128 constant: four float32 lanes equal to `x`. */
 function f32x4(x: number): number[] {
@@ -151,7 +155,7 @@ function stripBody(size: 8 | 4, fma = false): number[] {
  * inputs (tests/cpu_simd_test.ts): sigmoid within 2e-7 absolute, tanh within 2e-7 absolute and 4 float32
  * ulps relative.
  */
-function activationBody(kind: "sigmoid" | "tanh"): number[] {
+function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   // params: 0 ptr, 1 n; locals: 2 end (i32); 3 v, 4 x, 5 k, 6 r, 7 a, 8 e (v128)
   const PTR = 0, N = 1, END_ = 2, V = 3, X = 4, K = 5, R = 6, A = 7, E = 8;
   const code: number[] = [];
@@ -160,7 +164,8 @@ function activationBody(kind: "sigmoid" | "tanh"): number[] {
   };
   /** Push exp(local X) (X is clamped in place). */
   const exp = () => {
-    e(GET, X, f32x4(88), F32X4_MIN, f32x4(-87.33654), F32X4_MAX, SET, X);
+    // pmin(x, c) = c < x ? c : x: min for every x, NaN included (c is not ±0), one instruction
+    e(GET, X, f32x4(88), F32X4_PMIN, f32x4(-87.33654), F32X4_PMAX, SET, X);
     e(GET, X, f32x4(Math.LOG2E), F32X4_MUL, F32X4_NEAREST, SET, K);
     e(GET, X, GET, K, f32x4(0.693359375), F32X4_MUL, F32X4_SUB);
     e(GET, K, f32x4(-2.12194440e-4), F32X4_MUL, F32X4_SUB, SET, R);
@@ -171,7 +176,10 @@ function activationBody(kind: "sigmoid" | "tanh"): number[] {
     e(GET, R, F32X4_MUL, f32x4(5.0000001201e-1), F32X4_ADD);
     e(GET, R, GET, R, F32X4_MUL, F32X4_MUL, GET, R, F32X4_ADD, f32x4(1), F32X4_ADD);
     // 2^k: (k + 127) << 23 as float32 bits
-    e(GET, K, I32X4_TRUNC_SAT_F32X4_S, i32x4(127), I32X4_ADD, I32_CONST, 23, I32X4_SHL);
+    // k is a whole number in [−126, 127] (or NaN, whose result is NaN either way): the
+    // relaxed conversion (one instruction on x86) gives the same integer
+    e(GET, K, relaxed ? I32X4_RELAXED_TRUNC_F32X4_S : I32X4_TRUNC_SAT_F32X4_S);
+    e(i32x4(127), I32X4_ADD, I32_CONST, 23, I32X4_SHL);
     e(F32X4_MUL);
   };
   e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
@@ -211,35 +219,190 @@ function activationBody(kind: "sigmoid" | "tanh"): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/** A v128 constant: two float64 lanes equal to `x`. */
+function f64x2(x: number): number[] {
+  return [SIMD, 0x0c, ...new Uint8Array(new Float64Array([x, x]).buffer)];
+}
+
 /**
- * The module's bytes: imports memory `env.mem`, exports `strip` and `strip32`
- * (with relaxed fused multiply-adds when `fma`).
+ * A function body of `params` i32 parameters, the last of which is n, that
+ * runs `step` for byte offsets o = 0, `bytes`, 2·`bytes`, … below 4n (n
+ * float32s; the last step is processed whole, so n is rounded up to a
+ * multiple of `bytes` / 4). `step` emits code reading local O; it may use
+ * i32 locals from `params + 2` on (`i32s` of them) and v128 locals after them
+ * (`v128s`).
+ */
+function loopBody(
+  params: number,
+  bytes: number,
+  i32s: number,
+  v128s: number,
+  step: (e: (...b: (number | number[])[]) => void, O: number) => void,
+  setup: (e: (...b: (number | number[])[]) => void) => void = () => {},
+): number[] {
+  const N = params - 1, O = params, END_ = params + 1;
+  const code: number[] = [];
+  const e = (...b: (number | number[])[]) => {
+    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
+  };
+  e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
+  e(GET, N, I32_CONST, 2, I32_SHL, SET, END_);
+  setup(e);
+  e(I32_CONST, 0, SET, O);
+  e(LOOP, VOID);
+  step(e, O);
+  e(GET, O, I32_CONST, bytes, I32_ADD, TEE, O, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  const locals = vec([[...uleb(2 + i32s), I32], [...uleb(v128s), V128]]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/** The body of `add32(dst, src, n)`: dst[i] += src[i] in float32, four lanes at a time. */
+function add32Body(): number[] {
+  return loopBody(3, 16, 0, 0, (e, O) => {
+    e(GET, 0, GET, O, I32_ADD); // store address
+    e(GET, 0, GET, O, I32_ADD, V_LOAD, mem(0, 4));
+    e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_ADD, V_STORE, mem(0, 4));
+  });
+}
+
+/** The body of `mul32(dst, a, b, n)`: dst[i] = a[i] · b[i] in float32, four lanes at a time. */
+function mul32Body(): number[] {
+  return loopBody(4, 16, 0, 0, (e, O) => {
+    e(GET, 0, GET, O, I32_ADD);
+    e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4));
+    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_MUL, V_STORE, mem(0, 4));
+  });
+}
+
+/**
+ * Emit: two float32s at byte address local `ptr` (+ local `plus`, + local O)
+ * widened to float64 lanes.
+ */
+function load2(e: (...b: (number | number[])[]) => void, ptr: number, O: number, plus = -1): void {
+  e(GET, ptr);
+  if (plus >= 0) e(GET, plus, I32_ADD);
+  e(GET, O, I32_ADD, V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4);
+}
+
+/** Emit: store the float64 lanes on the stack, rounded to float32, at byte address `ptr` (+ `plus`) + O. */
+function store2(
+  e: (...b: (number | number[])[]) => void,
+  ptr: number,
+  O: number,
+  plus: number,
+  value: () => void,
+): void {
+  e(GET, ptr);
+  if (plus >= 0) e(GET, plus, I32_ADD);
+  e(GET, O, I32_ADD);
+  value();
+  e(F32X4_DEMOTE_F64X2_ZERO, V_STORE64_LANE, mem(0, 3), 0);
+}
+
+/**
+ * The body of `lstmCell(g, c, cn, n)`: for one row of n units with activated
+ * gates i, f, g at g, g + n, g + 2n (float32s), cn[j] = f·c[j] + i·g in
+ * float64, rounded once to float32: the same value the scalar kernel's
+ * float64 arithmetic stores. Two lanes at a time (n even).
+ */
+function lstmCellBody(): number[] {
+  // params 0 g, 1 c, 2 cn, 3 n; locals 4 o, 5 end, 6 hb, 7 hb2
+  const G = 0, C = 1, CN = 2, O = 4, HB = 6, HB2 = 7;
+  return loopBody(4, 8, 2, 0, (e) => {
+    store2(e, CN, O, -1, () => {
+      load2(e, G, O, HB);
+      load2(e, C, O);
+      e(F64X2_MUL);
+      load2(e, G, O);
+      load2(e, G, O, HB2);
+      e(F64X2_MUL, F64X2_ADD);
+    });
+  }, (e) => {
+    e(GET, 5, SET, HB, GET, HB, I32_CONST, 1, I32_SHL, SET, HB2);
+  });
+}
+
+/**
+ * The body of `lstmCellBack(dh, rec, g, tc, cp, dc, dg, n)`: one row of the
+ * LSTM backward step in float64, each result rounded once to float32,
+ * exactly as the scalar kernel computes it: dh' = dh + rec,
+ * dc' = dc + dh'·o·(1 − tc²), dg = [dc'·g·i·(1 − i), dc'·cp·f·(1 − f),
+ * dc'·i·(1 − g²), dh'·tc·o·(1 − o)] (gate blocks at dg, dg + n, …), and
+ * dc = dc'·f in place. Gates i, f, g, o at g, g + n, g + 2n, g + 3n; tc is
+ * tanh(c_t). Two lanes at a time (n even).
+ */
+function lstmCellBackBody(): number[] {
+  // params 0 dh, 1 rec, 2 g, 3 tc, 4 cp, 5 dc, 6 dg, 7 n; locals 8 o, 9 end, 10 hb, 11 hb2,
+  // 12 hb3 (i32); 13 dh', 14 tc, 15 dc', 16 i, 17 f, 18 g, 19 o (v128)
+  const DH = 0, REC = 1, GT = 2, TC = 3, CP = 4, DC = 5, DG = 6, O = 8;
+  const HB = 10, HB2 = 11, HB3 = 12, VDH = 13, VTC = 14, VDC = 15, VI = 16, VF = 17, VG = 18;
+  const VO = 19;
+  const one = f64x2(1);
+  return loopBody(8, 8, 3, 7, (e) => {
+    load2(e, DH, O);
+    load2(e, REC, O);
+    e(F64X2_ADD, SET, VDH);
+    load2(e, TC, O);
+    e(SET, VTC);
+    load2(e, GT, O);
+    e(SET, VI);
+    load2(e, GT, O, HB);
+    e(SET, VF);
+    load2(e, GT, O, HB2);
+    e(SET, VG);
+    load2(e, GT, O, HB3);
+    e(SET, VO);
+    // dc' = dc + dh'·o·(1 − tc·tc)
+    load2(e, DC, O);
+    e(GET, VDH, GET, VO, F64X2_MUL, one, GET, VTC, GET, VTC, F64X2_MUL, F64X2_SUB, F64X2_MUL);
+    e(F64X2_ADD, SET, VDC);
+    store2(e, DG, O, -1, () => {
+      e(GET, VDC, GET, VG, F64X2_MUL, GET, VI, F64X2_MUL, one, GET, VI, F64X2_SUB, F64X2_MUL);
+    });
+    store2(e, DG, O, HB, () => {
+      e(GET, VDC);
+      load2(e, CP, O);
+      e(F64X2_MUL, GET, VF, F64X2_MUL, one, GET, VF, F64X2_SUB, F64X2_MUL);
+    });
+    store2(e, DG, O, HB2, () => {
+      e(GET, VDC, GET, VI, F64X2_MUL, one, GET, VG, GET, VG, F64X2_MUL, F64X2_SUB, F64X2_MUL);
+    });
+    store2(e, DG, O, HB3, () => {
+      e(GET, VDH, GET, VTC, F64X2_MUL, GET, VO, F64X2_MUL, one, GET, VO, F64X2_SUB, F64X2_MUL);
+    });
+    store2(e, DC, O, -1, () => e(GET, VDC, GET, VF, F64X2_MUL));
+  }, (e) => {
+    e(GET, 9, SET, HB, GET, HB, I32_CONST, 1, I32_SHL, SET, HB2);
+    e(GET, HB2, GET, HB, I32_ADD, SET, HB3);
+  });
+}
+
+/**
+ * The module's bytes: imports memory `env.mem`, exports the functions of
+ * {@link SimdKernel} (`strip32` with relaxed fused multiply-adds when `fma`).
  */
 function moduleBytes(fma: boolean): Uint8Array {
-  const type = section(
-    1,
-    vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), 0], [
-      0x60,
-      ...vec([[I32], [I32]]),
-      0,
-    ]]),
-  );
+  // type i: a function of ARITY[i] i32 parameters, no results
+  const ARITY = [6, 2, 3, 4, 8];
+  const type = section(1, vec(ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0])));
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
-  const funcs = section(3, vec([[0], [0], [1], [1]]));
-  const exports = section(
-    7,
-    vec([
-      [...name("strip"), 0x00, 0],
-      [...name("strip32"), 0x00, 1],
-      [...name("sigmoid32"), 0x00, 2],
-      [...name("tanh32"), 0x00, 3],
-    ]),
-  );
-  const code = section(
-    10,
-    vec([stripBody(8), stripBody(4, fma), activationBody("sigmoid"), activationBody("tanh")]),
-  );
+  const fns: [string, number, number[]][] = [
+    ["strip", 0, stripBody(8)],
+    ["strip32", 0, stripBody(4, fma)],
+    ["sigmoid32", 1, activationBody("sigmoid", fma)],
+    ["tanh32", 1, activationBody("tanh", fma)],
+    ["add32", 2, add32Body()],
+    ["mul32", 3, mul32Body()],
+    ["lstmCell", 3, lstmCellBody()],
+    ["lstmCellBack", 4, lstmCellBackBody()],
+  ];
+  const funcs = section(3, vec(fns.map(([, t]) => [t])));
+  const exports = section(7, vec(fns.map(([n], i) => [...name(n), 0x00, i])));
+  const code = section(10, vec(fns.map(([, , body]) => body)));
   return wasm(type, imports, funcs, exports, code);
 }
 
@@ -265,6 +428,39 @@ export interface SimdKernel {
   sigmoid32(off: number, n: number): void;
   /** tanh in place, as {@link SimdKernel.sigmoid32}. */
   tanh32(off: number, n: number): void;
+  /** dst[i] += src[i] for n float32s (element offsets; n rounded up to a multiple of 4). */
+  add32(dst: number, src: number, n: number): void;
+  /** dst[i] = a[i] · b[i] for n float32s (as {@link SimdKernel.add32}). */
+  mul32(dst: number, a: number, b: number, n: number): void;
+  /**
+   * One row of an LSTM cell update: with activated gates i, f, g at element
+   * offsets `g`, `g + n`, `g + 2n`, `cn[j] = f·c[j] + i·g` computed in
+   * float64 and rounded once (the scalar kernel's value). n must be even.
+   */
+  lstmCell(g: number, c: number, cn: number, n: number): void;
+  /**
+   * One row of the LSTM backward step, in float64 with one rounding per
+   * result (the scalar kernel's values): from dL/dh (`dh`, plus the
+   * recurrent part `rec`), the activated gates i, f, g, o at `g`…`g + 3n`,
+   * tanh(c_t) at `tc`, c_{t−1} at `cp` and dL/dc_t at `dc`, writes the gate
+   * gradients to `dg`…`dg + 3n` and dL/dc_{t−1} over `dc`. n must be even.
+   */
+  lstmCellBack(
+    dh: number,
+    rec: number,
+    g: number,
+    tc: number,
+    cp: number,
+    dc: number,
+    dg: number,
+    n: number,
+  ): void;
+  /**
+   * What the memory holds, for callers that keep data there from one call to
+   * the next (a packed weight matrix): a caller that writes the memory sets
+   * it to its own tag, or to 0 (unknown contents).
+   */
+  tag: number;
   /** Make sure the memory holds at least `bytes` bytes (views are refreshed). */
   reserve(bytes: number): void;
   /** The memory as float64 (replaced when the memory grows). */
@@ -339,6 +535,10 @@ export function simdKernel(): SimdKernel | null {
     const strip = inst.exports.strip as Strip, strip32 = inst.exports.strip32 as Strip;
     type Act = (ptr: number, n: number) => void;
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
+    const add32 = inst.exports.add32 as (d: number, s: number, n: number) => void;
+    const mul32 = inst.exports.mul32 as (d: number, a: number, b: number, n: number) => void;
+    const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
+    const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
     const k: SimdKernel = {
       f64: new Float64Array(memory.buffer),
       f32: new Float32Array(memory.buffer),
@@ -347,6 +547,12 @@ export function simdKernel(): SimdKernel | null {
       strip32: (ap, bp, c, nw, kk, acc) => strip32(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0),
       sigmoid32: (off, n) => sigmoid32(off * 4, n),
       tanh32: (off, n) => tanh32(off * 4, n),
+      add32: (d, src, n) => add32(d * 4, src * 4, n),
+      mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
+      lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
+      lstmCellBack: (dh, rec, g, tc, cp, dc, dg, n) =>
+        lstmCellBack(dh * 4, rec * 4, g * 4, tc * 4, cp * 4, dc * 4, dg * 4, n),
+      tag: 0,
       reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;
         memory.grow(Math.ceil((bytes - memory.buffer.byteLength) / PAGE));

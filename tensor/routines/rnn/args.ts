@@ -53,6 +53,14 @@ export interface LstmStepArgs {
   cOut: Rows;
   /** Receives the activated gates i, f, g, o [B, 4H] for backward; null skips saving. */
   gates: Rows | null;
+  /**
+   * Optional id of the sequence pass this step belongs to (the forward or the
+   * backward loop of one layer call), unique in the process; `whh` does not
+   * change during a pass, so a backend may keep a prepared copy of it (the
+   * CPU backend keeps W_hh packed for its matmul) from one step of the pass
+   * to the next. 0 or absent: none.
+   */
+  pass?: number;
 }
 
 /** One backward time step of an LSTM layer (routine `lstmStepBackward`). */
@@ -83,6 +91,8 @@ export interface LstmStepBackwardArgs {
    * product with W_hh is added to dL/dh_t; null at the last step.
    */
   dgNext: number | null;
+  /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
+  pass?: number;
 }
 
 /**

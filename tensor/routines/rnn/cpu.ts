@@ -13,6 +13,15 @@
  * float32 and the gate functions run four lanes at a time (`simd.ts`, within
  * 2e−7 of `Math`); float64 storage stays float64 with `Math` throughout.
  *
+ * Float32 LSTM steps where WebAssembly SIMD is available (and H is a
+ * multiple of 4) run fused in the SIMD kernel's memory instead: the rows are
+ * copied in once, the product runs the matmul's own strips, and the input
+ * part, the gate functions, the cell update and h = o·tanh(c) (forward), or
+ * the whole gate-gradient update (backward), run as whole-row SIMD calls;
+ * the cell arithmetic runs in float64 lanes rounded once, so the results are
+ * the same bits as the staged path's. W_hh stays packed in that memory for
+ * the steps of one sequence pass (the step args' `pass`).
+ *
  * Each batch row's outputs depend only on that row, so a large step is split
  * by batch rows across the threads of `pool.ts` (a chunk gathers, multiplies
  * and activates its own rows): the same bits as on one thread.
@@ -27,8 +36,8 @@ import type {
   LstmStepBackwardArgs,
   Rows,
 } from "./args.ts";
-import { matmulKernel, PARALLEL_MACS } from "../../cpu/matmul.ts";
-import { simdKernel } from "../../cpu/simd.ts";
+import { matmulKernel, pack, packedShape, PARALLEL_MACS } from "../../cpu/matmul.ts";
+import { type SimdKernel, simdKernel } from "../../cpu/simd.ts";
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import { registerRoutine } from "../registry.ts";
 import { sigmoid, tanh } from "../../optable.ts";
@@ -97,6 +106,7 @@ function gateScratch(f32: boolean, n: number): GateScratch {
   const simd = f32 ? simdKernel() : null;
   if (simd) {
     simd.reserve((n + 4) * 4);
+    simd.tag = 0;
     return { a: simd.f32, sigmoid: simd.sigmoid32, tanh: simd.tanh32 };
   }
   scalarGates.a = scratch64 = grow(scratch64, n);
@@ -181,6 +191,188 @@ function rowsTimesW(
   return out;
 }
 
+let fusedCells = true;
+
+/**
+ * Turn the fused float32 LSTM step (below) off, so that float32 steps take
+ * the staged path, or back on; for tests and comparisons. Results are the
+ * same to the bit either way.
+ *
+ * @param on whether float32 LSTM steps may use the fused path
+ * @returns the previous setting
+ */
+export function setFusedCellsEnabled(on: boolean): boolean {
+  const was = fusedCells;
+  fusedCells = on;
+  return was;
+}
+
+/**
+ * The SIMD kernel when a float32 LSTM step of `rows` rows with an m-row
+ * product of n × k can run fused in its memory with the same bits as the
+ * staged path: float32 storage, SIMD available, H a multiple of 4 (gate
+ * blocks start on whole vectors) and a product the matmul would run through
+ * the same strip kernel ({@link packedShape}).
+ */
+function fusedKernel(
+  arrays: readonly (TypedArray | null)[],
+  rows: number,
+  n: number,
+  k: number,
+  H: number,
+): SimdKernel | null {
+  if (!fusedCells || H % 4 !== 0 || !packedShape(rows, n, k)) return null;
+  for (const a of arrays) if (a !== null && !(a instanceof Float32Array)) return null;
+  return simdKernel();
+}
+
+/** Copy `rows` rows of `width` at `off + r·stride` of src to mem[at + r·width]. */
+function rowsIn(
+  mem: Float32Array,
+  at: number,
+  src: TypedArray,
+  off: number,
+  stride: number,
+  width: number,
+  rows: number,
+): void {
+  if (stride === width) mem.set(src.subarray(off, off + rows * width), at);
+  else {
+    for (let r = 0, o = off; r < rows; r++, o += stride) {
+      mem.set(src.subarray(o, o + width), at + r * width);
+    }
+  }
+}
+
+/** Copy `rows` rows of `width` at mem[at + r·memStride] to `off + r·stride` of dst. */
+function rowsOut(
+  dst: TypedArray,
+  off: number,
+  stride: number,
+  mem: Float32Array,
+  at: number,
+  memStride: number,
+  width: number,
+  rows: number,
+): void {
+  if (stride === width && memStride === width) dst.set(mem.subarray(at, at + rows * width), off);
+  else {
+    for (let r = 0, o = off, q = at; r < rows; r++, o += stride, q += memStride) {
+      dst.set(mem.subarray(q, q + width), o);
+    }
+  }
+}
+
+/**
+ * mem[c + r·N …] = rows r < R of `src` (at `off + r·stride`, k wide) · op(W),
+ * op(W) n × k, N = n rounded up to a multiple of 8 (the row stride of the
+ * result): the strips the matmul runs for this product, so the same bits.
+ * op(W) is packed at mem[0] (8-wide panels) unless the memory still holds
+ * this pass's pack (`pass` ≠ 0 and the memory's tag), then tagged; the rows
+ * are packed at mem[a].
+ */
+function fusedProduct(
+  simd: SimdKernel,
+  src: TypedArray,
+  off: number,
+  stride: number,
+  R: number,
+  k: number,
+  w: TypedArray,
+  n: number,
+  transW: boolean,
+  pass: number,
+  c: number,
+  a: number,
+): void {
+  const mem = simd.f32, N = Math.ceil(n / 8) * 8;
+  if (pass === 0 || simd.tag !== pass) {
+    if (transW) pack(w, 0, k, 1, n, k, mem, 0, 8); // W [n, k]
+    else pack(w, 0, 1, n, n, k, mem, 0, 8); // W [k, n]
+    simd.tag = pass;
+  }
+  pack(src, off, stride, 1, R, k, mem, a, 4);
+  for (let i0 = 0; i0 < R; i0 += 4) simd.strip32(a + i0 * k, 0, c + i0 * N, N, k, false);
+}
+
+/** Rows b0…b1−1 of a step's pool chunk (arrays and nums as the chunk's), run in SIMD memory. */
+type FusedChunk = (
+  simd: SimdKernel,
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  b0: number,
+  b1: number,
+) => void;
+
+/**
+ * {@link lstmChunk} for float32 storage in the SIMD kernel's memory: the
+ * product, x added, the gate functions in place, the cell update and
+ * h = o·tanh(c) as whole-row SIMD calls, the rows copied in and out once.
+ * Same bits as the staged path (the cell update in float64 lanes, rounded
+ * once).
+ */
+const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
+  const [x, h, c, w, hOut, cOut] = arrays as TypedArray[];
+  const gates = arrays[6] ?? null;
+  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = pad4(R);
+  const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const cOff = nums[7]!, cS = nums[8]!, hoOff = nums[9]!, hoS = nums[10]!;
+  const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
+  // memory: W packed [0, G·H), pre-activations C [R4 × G], h rows packed, x rows,
+  // c_{t−1} rows, c_t rows, h_t rows
+  const C = G * H, A = C + R4 * G, X = A + R4 * H, CP = X + R * G, CN = CP + R * H;
+  const HT = CN + R * H;
+  simd.reserve((HT + R * H) * 4);
+  fusedProduct(simd, h, hOff + b0 * hS, hS, R, H, w, G, true, nums[15]!, C, A);
+  const mem = simd.f32;
+  rowsIn(mem, X, x, xOff + b0 * xS, xS, G, R);
+  simd.add32(C, X, R * G);
+  for (let r = 0, q = C; r < R; r++, q += G) {
+    simd.sigmoid32(q, 2 * H);
+    simd.tanh32(q + 2 * H, H);
+    simd.sigmoid32(q + 3 * H, H);
+  }
+  if (gates) rowsOut(gates, gOff + b0 * gS, gS, mem, C, G, G, R);
+  rowsIn(mem, CP, c, cOff + b0 * cS, cS, H, R);
+  for (let r = 0; r < R; r++) simd.lstmCell(C + r * G, CP + r * H, CN + r * H, H);
+  rowsOut(cOut, coOff + b0 * coS, coS, mem, CN, H, H, R);
+  simd.tanh32(CN, R * H);
+  for (let r = 0; r < R; r++) simd.mul32(HT + r * H, C + r * G + 3 * H, CN + r * H, H);
+  rowsOut(hOut, hoOff + b0 * hoS, hoS, mem, HT, H, H, R);
+};
+
+/**
+ * {@link lstmBackwardChunk} for float32 storage in the SIMD kernel's memory,
+ * as {@link lstmChunkFused}: same bits as the staged path.
+ */
+const lstmBackwardChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
+  const [dhUp, cPrev, c, gates, w, dc, dg] = arrays as TypedArray[];
+  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = pad4(R), N = Math.ceil(H / 8) * 8;
+  const uOff = nums[3]!, uS = nums[4]!, pOff = nums[5]!, pS = nums[6]!;
+  const cOff = nums[7]!, cS = nums[8]!, gOff = nums[9]!, gS = nums[10]!;
+  const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
+  // memory: W packed [0, N·G), the recurrent part C [R4 × N], next rows packed, dh rows,
+  // gates, tanh(c_t), c_{t−1}, dc, dg
+  const C = N * G, A = C + R4 * N, DH = A + R4 * G, GT = DH + R * H, TC = GT + R * G;
+  const CP = TC + R * H, DC = CP + R * H, DG = DC + R * H;
+  simd.reserve((DG + R * G) * 4);
+  if (next >= 0) fusedProduct(simd, dg, next + b0 * dgS, dgS, R, G, w, H, false, nums[14]!, C, A);
+  const mem = simd.f32;
+  if (next < 0) mem.fill(0, C, C + R * N);
+  rowsIn(mem, DH, dhUp, uOff + b0 * uS, uS, H, R);
+  rowsIn(mem, GT, gates, gOff + b0 * gS, gS, G, R);
+  rowsIn(mem, TC, c, cOff + b0 * cS, cS, H, R);
+  simd.tanh32(TC, R * H);
+  rowsIn(mem, CP, cPrev, pOff + b0 * pS, pS, H, R);
+  rowsIn(mem, DC, dc, b0 * H, H, H, R);
+  for (let r = 0; r < R; r++) {
+    const u = r * H;
+    simd.lstmCellBack(DH + u, C + r * N, GT + r * G, TC + u, CP + u, DC + u, DG + r * G, H);
+  }
+  rowsOut(dg, dgOff + b0 * dgS, dgS, mem, DG, G, G, R);
+  rowsOut(dc, b0 * H, H, mem, DC, H, H, R);
+};
+
 /** Steps with fewer batch rows than this stay on one thread. */
 export const PARALLEL_ROWS = 16;
 
@@ -248,13 +440,14 @@ export function lstmStepKernel(a: LstmStepArgs, arrayOf: ArrayOf): void {
   const g = a.gates ?? { offset: 0, stride: 0 };
   const nums = [B, B, H, a.x.offset, a.x.stride, a.h.offset, a.h.stride, a.c.offset, a.c.stride];
   nums.push(a.hOut.offset, a.hOut.stride, a.cOut.offset, a.cOut.stride, g.offset, g.stride);
+  nums.push(a.pass ?? 0);
   runRows(JOB_LSTM, lstmChunk, [x, h, c, w, hOut, cOut, gates], nums, B, G * H);
 }
 
 /**
  * Rows of one LSTM forward step, as a pool chunk: arrays x, h, c, whh, hOut,
  * cOut, gates (or null); nums batch, rows per chunk, hidden, then offset and
- * stride of x, h, c, hOut, cOut and gates.
+ * stride of x, h, c, hOut, cOut and gates, then the pass id (0: none).
  *
  * @param arrays the step's storages
  * @param nums the step's numbers
@@ -272,6 +465,8 @@ export function lstmChunk(
   const cOff = nums[7]!, cS = nums[8]!, hoOff = nums[9]!, hoS = nums[10]!;
   const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const simd = fusedKernel(arrays, b1 - b0, G, H, H);
+  if (simd) return lstmChunkFused(simd, arrays, nums, b0, b1);
   const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
   // stage i, f, o (sigmoid) and g (tanh) pre-activations, activate, update the cell,
   // then tanh of the new cell
@@ -335,6 +530,7 @@ export function lstmStepBackwardKernel(a: LstmStepBackwardArgs, arrayOf: ArrayOf
   const next = a.dgNext ?? -1;
   const nums = [B, B, H, a.dh.offset, a.dh.stride, a.cPrev.offset, a.cPrev.stride];
   nums.push(a.c.offset, a.c.stride, a.gates.offset, a.gates.stride, a.dg.offset, a.dg.stride, next);
+  nums.push(a.pass ?? 0);
   const arrays = [dhUp, cPrev, c, gates, w, dc, dg];
   // step t+1's rows are read by every chunk: split only if no chunk's writes can reach them
   const split = next < 0 || disjointRows(a.dg.offset, G, next, G, a.dg.stride, B);
@@ -344,7 +540,7 @@ export function lstmStepBackwardKernel(a: LstmStepBackwardArgs, arrayOf: ArrayOf
 /**
  * Rows of one LSTM backward step, as a pool chunk: arrays dh, cPrev, c,
  * gates, whh, dc, dg; nums batch, rows per chunk, hidden, offset and stride
- * of dh, cPrev, c, gates and dg, then dgNext (−1: none).
+ * of dh, cPrev, c, gates and dg, then dgNext (−1: none) and the pass id (0: none).
  *
  * @param arrays the step's storages
  * @param nums the step's numbers
@@ -361,6 +557,8 @@ export function lstmBackwardChunk(
   const cOff = nums[7]!, cS = nums[8]!, gOff = nums[9]!, gS = nums[10]!;
   const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const simd = fusedKernel(arrays, b1 - b0, H, G, H);
+  if (simd) return lstmBackwardChunkFused(simd, arrays, nums, b0, b1);
   const rec = next >= 0 ? rowsTimesW(dg, next, dgS, b0, b1, G, w, H, false) : null;
   const R = b1 - b0, t = gateScratch(dg instanceof Float32Array, R * H), a = t.a;
   for (let b = b0; b < b1; b++) {

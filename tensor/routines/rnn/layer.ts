@@ -57,6 +57,9 @@ export interface GruLayerResult {
   hT: Tensor;
 }
 
+/** Ids of sequence passes (the step args' `pass`): the last one given out. */
+let passes = 0;
+
 const rows = (storage: Storage, offset: number, stride: number): Rows => ({
   storage,
   offset,
@@ -236,6 +239,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   const whhT = transposedWeights(be, whh, B, T, H, 4);
   const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
+  const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
@@ -248,6 +252,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       hOut: rows(packed.storage, t * H, S),
       cOut: cRows(t, c0.storage, cells.storage, packed.storage),
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
+      pass,
     });
   }
   whhT?.dispose();
@@ -273,6 +278,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
           offset: 0,
         });
       }
+      const back = ++passes;
       for (let t = T - 1; t >= 0; t--) {
         runRoutine<LstmStepBackwardArgs>(be, "lstmStepBackward", {
           batch: B,
@@ -285,6 +291,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
           dc: dc.storage,
           dg: rows(dxproj.storage, t * G, T * G),
           dgNext: t < T - 1 ? (t + 1) * G : null,
+          pass: back,
         });
       }
       return [
