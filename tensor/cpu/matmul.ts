@@ -11,12 +11,12 @@
  * storing.
  *
  * Where WebAssembly SIMD is available (`simd.ts`) the panels are packed into
- * its memory and each 4-row strip runs there. Float64 tensors use two float64
+ * its memory and each strip of rows runs there. Float64 tensors use two float64
  * lanes per instruction: same sums in the same order, so the same bits as the
  * scalar kernel, ≈ 3× faster. Float32 tensors use four float32 lanes and
  * accumulate in float32 (fused multiply-adds where the runtime has relaxed
- * SIMD), as BLAS libraries do: op(B) is packed 8 columns wide for a 4 × 8
- * block of accumulators. Without SIMD, float32 products accumulate in float64.
+ * SIMD), as BLAS libraries do: op(A) is packed 6 rows and op(B) 8 columns
+ * wide for a 6 × 8 block of accumulators. Without SIMD, float32 products accumulate in float64.
  * Every element is computed the same way on every thread, so the pool gives
  * the same bits as one thread.
  *
@@ -24,7 +24,7 @@
  */
 import type { MatmulParams, TypedArray } from "../backend.ts";
 import { cpuThreads, JOB_MATMUL, parallel } from "./pool.ts";
-import { type SimdKernel, simdKernel } from "./simd.ts";
+import { MR32, type SimdKernel, simdKernel } from "./simd.ts";
 
 /** Rows of op(A) per micro-kernel call. */
 const MR = 4;
@@ -37,7 +37,7 @@ const SMALL = 4096;
 /** Elements of packed op(B) per column block (512 KiB of float64: half of L2 here). */
 const B_BLOCK = 1 << 16;
 /** Elements of packed op(A) per row block (bounds scratch memory). */
-const A_BLOCK = 1 << 18;
+const A_BLOCK = 1 << 19;
 /** Longest inner-dimension block of the SIMD path. */
 const KC = 512;
 
@@ -84,6 +84,28 @@ export function pack(
         dst[d + 1] = src[s1 + q]!;
         dst[d + 2] = src[s2 + q]!;
         dst[d + 3] = src[s3 + q]!;
+      }
+    } else if (w === 6 && count - l >= 6) {
+      const s1 = s0 + ls, s2 = s1 + ls, s3 = s2 + ls, s4 = s3 + ls, s5 = s4 + ls;
+      for (let p = 0, q = 0; p < k; p++, q += ks, d += 6) {
+        dst[d] = src[s0 + q]!;
+        dst[d + 1] = src[s1 + q]!;
+        dst[d + 2] = src[s2 + q]!;
+        dst[d + 3] = src[s3 + q]!;
+        dst[d + 4] = src[s4 + q]!;
+        dst[d + 5] = src[s5 + q]!;
+      }
+    } else if (w === 8 && ls === 1 && count - l >= 8) {
+      // adjacent lines: the 8 elements of each depth are consecutive
+      for (let p = 0, q = s0; p < k; p++, q += ks, d += 8) {
+        dst[d] = src[q]!;
+        dst[d + 1] = src[q + 1]!;
+        dst[d + 2] = src[q + 2]!;
+        dst[d + 3] = src[q + 3]!;
+        dst[d + 4] = src[q + 4]!;
+        dst[d + 5] = src[q + 5]!;
+        dst[d + 6] = src[q + 6]!;
+        dst[d + 7] = src[q + 7]!;
       }
     } else if (ks === 1 && count - l >= w) {
       // lines contiguous along k: read each line once, scatter with stride w
@@ -241,11 +263,14 @@ function simpleProduct(
 
 /**
  * Lines per block so that a block of `k`-long lines holds at most `budget`
- * elements: a multiple of `w`.
+ * elements (or `w` lines): a multiple of `w`, the blocks of `total` lines
+ * as even as that allows.
  */
 function blockLines(total: number, k: number, budget: number, w = 4): number {
-  const lines = Math.max(w, Math.floor(budget / k / w) * w);
-  return Math.min(lines, Math.ceil(total / w) * w);
+  const most = Math.max(w, Math.floor(budget / k / w) * w);
+  // as many blocks as the budget needs, of even size (no thin last block)
+  const blocks = Math.ceil(total / most);
+  return Math.ceil(total / blocks / w) * w;
 }
 
 /** One product through the packed kernel. */
@@ -318,9 +343,9 @@ function simdProduct(
   const { n, k } = p;
   const rows = r1 - r0;
   const f32 = c instanceof Float32Array;
-  const w = f32 ? NR32 : NR;
+  const w = f32 ? NR32 : NR, mr = f32 ? MR32 : MR;
   const kBlocks = Math.ceil(k / KC), kc = Math.ceil(k / kBlocks);
-  const mc = blockLines(rows, kc, A_BLOCK), nc = blockLines(n, kc, B_BLOCK, w);
+  const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(n, kc, B_BLOCK, w);
   const ncPad = Math.ceil(nc / w) * w;
   const aBase = mc * ncPad, bBase = aBase + mc * kc;
   simd.reserve((bBase + nc * kc) * (f32 ? 4 : 8));
@@ -338,10 +363,10 @@ function simdProduct(
           reuse.b = whole && nc >= n ? bOff : -1;
         }
         if (!(whole && mc >= rows && reuse.a === aOff)) {
-          pack(a, aOff + ic * s.ai + pc * s.ap, s.ai, s.ap, mh, kw, mem, aBase);
+          pack(a, aOff + ic * s.ai + pc * s.ap, s.ai, s.ap, mh, kw, mem, aBase, mr);
           reuse.a = whole && mc >= rows ? aOff : -1;
         }
-        for (let i0 = 0; i0 < mh; i0 += MR) {
+        for (let i0 = 0; i0 < mh; i0 += mr) {
           if (f32) simd.strip32(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
           else simd.strip(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
         }

@@ -9,8 +9,9 @@
  *   computes (products added in order of k, one rounding per multiply and per
  *   add), so float64 results are bit-identical with or without SIMD.
  * - `strip32` (float32 tensors): four float32 lanes per instruction, float32
- *   accumulation in order of k as PyTorch and every BLAS do, 4 rows × 8 columns
- *   of accumulators. Where the runtime has WebAssembly relaxed SIMD (probed at
+ *   accumulation in order of k as PyTorch and every BLAS do, {@link MR32} rows ×
+ *   8 columns of accumulators (6 × 2 vectors: 15 of the 16 SSE registers
+ *   with the operands, ≈ 7% faster than 4 rows here). Where the runtime has WebAssembly relaxed SIMD (probed at
  *   start-up) each step is one `f32x4.relaxed_madd` (a fused multiply-add on
  *   x86 with FMA); elsewhere a multiply then an add. Either way a given
  *   runtime computes every element the same way, whichever thread runs it.
@@ -22,6 +23,9 @@
  */
 
 import { section, uleb, vec, wasm } from "../wasm.ts";
+
+/** Rows of op(A) per float32 strip (`strip32`): op(A) is packed this many rows wide for it. */
+export const MR32 = 6;
 
 /** Bytes of one WebAssembly page. */
 const PAGE = 65536;
@@ -73,18 +77,18 @@ const mem = (offset: number, align = 3): number[] => [align, ...uleb(offset)];
  * A strip kernel's body for elements of `size` bytes (8: float64, two lanes;
  * 4: float32, four lanes): `f(ap, bp, c, nw, k, acc)` (byte offsets into
  * memory) computes, for j0 = 0, w, 2w, … < nw with w = 32 / size columns,
- * c[r, j0..j0+w-1] = s + Σ_p ap[p·4 + r] · bp[j0·k + p·w + 0..w-1] for
- * r = 0..3, products added in order of p to s = 0, or with `acc` ≠ 0 to s =
- * the value c holds (so a product split along k into blocks adds the same
- * terms in the same order as one pass); c is a 4 × nw row-major block (nw a
- * multiple of w). Each step is a multiply then an add, or with `fma` one
+ * c[r, j0..j0+w-1] = s + Σ_p ap[p·R + r] · bp[j0·k + p·w + 0..w-1] for
+ * r < R = `rows`, products added in order of p to s = 0, or with `acc` ≠ 0
+ * to s = the value c holds (so a product split along k into blocks adds the
+ * same terms in the same order as one pass); c is an R × nw row-major block
+ * (nw a multiple of w). Each step is a multiply then an add, or with `fma` one
  * relaxed fused multiply-add (float32 only).
  */
-function stripBody(size: 8 | 4, fma = false): number[] {
+function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
   // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k, 5 acc; locals: 6 j0, 7 ai, 8 bi, 9 cnt, 10 co (i32);
-  // 11..18 accumulators acc[r][h] (v128), 19 b0, 20 b1, 21 a (v128)
+  // then (v128) the accumulators acc[r][h] for r < rows, h < 2, then b0, b1, a
   const AP = 0, BP = 1, C = 2, NW = 3, K = 4, ACCUM = 5, J0 = 6, AI = 7, BI = 8, CNT = 9;
-  const CO = 10, ACC = 11, B0 = 19, B1 = 20, A = 21;
+  const CO = 10, ACC = 11, B0 = ACC + 2 * rows, B1 = B0 + 1, A = B0 + 2;
   const f64 = size === 8, w = 32 / size, align = f64 ? 3 : 2;
   const [mul, add] = f64 ? [F64X2_MUL, F64X2_ADD] : [F32X4_MUL, F32X4_ADD];
   const code: number[] = [];
@@ -104,29 +108,29 @@ function stripBody(size: 8 | 4, fma = false): number[] {
   // co = c + j0 * size; rows are nw * size bytes apart
   e(GET, C, GET, J0, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
   e(GET, ACCUM, IF, VOID);
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 2 * rows; i++) {
     // acc[r][h] = the 16 bytes at co + r·nw·size + 16h
     e(GET, CO);
     if (i >= 2) e(GET, NW, I32_CONST, size * (i >> 1), I32_MUL, I32_ADD);
     e(V_LOAD, mem(16 * (i & 1), 4), SET, ACC + i);
   }
   e(ELSE);
-  for (let i = 0; i < 8; i++) e(V_CONST0, SET, ACC + i);
+  for (let i = 0; i < 2 * rows; i++) e(V_CONST0, SET, ACC + i);
   e(END);
   e(GET, K, SET, CNT);
   e(LOOP, VOID); // p loop
   e(GET, BI, V_LOAD, mem(0, 4), SET, B0);
   e(GET, BI, V_LOAD, mem(16, 4), SET, B1);
-  for (let r = 0; r < 4; r++) {
+  for (let r = 0; r < rows; r++) {
     e(GET, AI, f64 ? V_LOAD64_SPLAT : V_LOAD32_SPLAT, mem(size * r, align), SET, A);
     madd(ACC + 2 * r, B0);
     madd(ACC + 2 * r + 1, B1);
   }
-  e(GET, AI, I32_CONST, 4 * size, I32_ADD, SET, AI);
+  e(GET, AI, I32_CONST, rows * size, I32_ADD, SET, AI);
   e(GET, BI, I32_CONST, 32, I32_ADD, SET, BI);
   e(GET, CNT, I32_CONST, 1, I32_SUB, TEE, CNT, BR_IF, 0);
   e(END);
-  for (let r = 0; r < 4; r++) {
+  for (let r = 0; r < rows; r++) {
     if (r > 0) e(GET, CO, GET, NW, I32_CONST, size, I32_MUL, I32_ADD, SET, CO);
     e(GET, CO, GET, ACC + 2 * r, V_STORE, mem(0, 4));
     e(GET, CO, GET, ACC + 2 * r + 1, V_STORE, mem(16, 4));
@@ -134,7 +138,7 @@ function stripBody(size: 8 | 4, fma = false): number[] {
   e(GET, J0, I32_CONST, w, I32_ADD, TEE, J0, GET, NW, I32_LT_S, BR_IF, 0);
   e(END);
   e(END); // function
-  const locals = vec([[...uleb(5), I32], [...uleb(11), V128]]);
+  const locals = vec([[...uleb(5), I32], [...uleb(2 * rows + 3), V128]]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
 }
@@ -392,7 +396,7 @@ function moduleBytes(fma: boolean): Uint8Array {
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
   const fns: [string, number, number[]][] = [
     ["strip", 0, stripBody(8)],
-    ["strip32", 0, stripBody(4, fma)],
+    ["strip32", 0, stripBody(4, fma, MR32)],
     ["sigmoid32", 1, activationBody("sigmoid", fma)],
     ["tanh32", 1, activationBody("tanh", fma)],
     ["add32", 2, add32Body()],
@@ -415,7 +419,7 @@ export interface SimdKernel {
    */
   strip(ap: number, bp: number, c: number, nw: number, k: number, acc?: boolean): void;
   /**
-   * Run one float32 strip (4 rows × a multiple of 8 columns, see the module
+   * Run one float32 strip ({@link MR32} rows × a multiple of 8 columns, see the module
    * description; `acc` as for {@link SimdKernel.strip}). All offsets are in
    * float32 elements of {@link SimdKernel.f32}.
    */

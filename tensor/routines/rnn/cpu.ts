@@ -37,7 +37,7 @@ import type {
   Rows,
 } from "./args.ts";
 import { matmulKernel, pack, packedShape, PARALLEL_MACS } from "../../cpu/matmul.ts";
-import { type SimdKernel, simdKernel } from "../../cpu/simd.ts";
+import { MR32, type SimdKernel, simdKernel } from "../../cpu/simd.ts";
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import { registerRoutine } from "../registry.ts";
 import { sigmoid, tanh } from "../../optable.ts";
@@ -226,6 +226,9 @@ function fusedKernel(
   return simdKernel();
 }
 
+/** R rounded up to whole float32 strips ({@link MR32} rows). */
+const padRows = (R: number) => Math.ceil(R / MR32) * MR32;
+
 /** Copy `rows` rows of `width` at `off + r·stride` of src to mem[at + r·width]. */
 function rowsIn(
   mem: Float32Array,
@@ -291,8 +294,8 @@ function fusedProduct(
     else pack(w, 0, 1, n, n, k, mem, 0, 8); // W [k, n]
     simd.tag = pass;
   }
-  pack(src, off, stride, 1, R, k, mem, a, 4);
-  for (let i0 = 0; i0 < R; i0 += 4) simd.strip32(a + i0 * k, 0, c + i0 * N, N, k, false);
+  pack(src, off, stride, 1, R, k, mem, a, MR32);
+  for (let i0 = 0; i0 < R; i0 += MR32) simd.strip32(a + i0 * k, 0, c + i0 * N, N, k, false);
 }
 
 /** Rows b0…b1−1 of a step's pool chunk (arrays and nums as the chunk's), run in SIMD memory. */
@@ -314,7 +317,7 @@ type FusedChunk = (
 const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   const [x, h, c, w, hOut, cOut] = arrays as TypedArray[];
   const gates = arrays[6] ?? null;
-  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = pad4(R);
+  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = padRows(R);
   const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
   const cOff = nums[7]!, cS = nums[8]!, hoOff = nums[9]!, hoS = nums[10]!;
   const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
@@ -347,7 +350,7 @@ const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
  */
 const lstmBackwardChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   const [dhUp, cPrev, c, gates, w, dc, dg] = arrays as TypedArray[];
-  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = pad4(R), N = Math.ceil(H / 8) * 8;
+  const H = nums[2]!, G = 4 * H, R = b1 - b0, R4 = padRows(R), N = Math.ceil(H / 8) * 8;
   const uOff = nums[3]!, uS = nums[4]!, pOff = nums[5]!, pS = nums[6]!;
   const cOff = nums[7]!, cS = nums[8]!, gOff = nums[9]!, gS = nums[10]!;
   const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
