@@ -12,7 +12,7 @@ import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel } from "../tensor/cpu/matmul.ts";
 import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { matmulCases, values } from "./_values.ts";
-import { lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
+import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
 import { withCpuThreads } from "../tensor/cpu/pool.ts";
 import { type Tensor, tensor } from "../mod.ts";
@@ -115,31 +115,38 @@ Deno.test("SIMD and scalar fused LSTM steps agree within float32 rounding", asyn
   }
 });
 
-Deno.test("the fused float32 LSTM step equals the staged one to the bit, forward and backward", async () => {
+Deno.test("the fused float32 LSTM and GRU steps equal the staged ones to the bit, forward and backward", async () => {
   // B = 1 and H = 6 take the staged path either way (a one-row product, H not a multiple of 4)
   for (const [B, T, H] of [[5, 3, 8], [37, 4, 12], [2, 2, 20], [9, 1, 4], [1, 3, 8], [6, 2, 6]]) {
-    const G = 4 * H;
-    const shapes = [[B, T, G], [G, H], [B, H], [B, H]];
-    // one thread: the switch is per thread (the pool's workers keep the fused path)
-    const run = (fused: boolean): Tensor[] =>
-      withCpuThreads(1, () => {
-        const was = setFusedCellsEnabled(fused);
-        try {
-          const ins = shapes.map((shape, i) =>
-            tensor(values(shape.reduce((a, b) => a * b), 10 + i), shape, { requiresGrad: true })
-          );
-          const r = lstmLayer(ins[0]!, ins[1]!, ins[2]!, ins[3]!);
-          r.output.mul(r.output).sum().add(r.cT.sum()).backward();
-          return [r.output, r.cT, ...ins.map((t) => t.grad!)];
-        } finally {
-          setFusedCellsEnabled(was);
-        }
-      });
-    const [fused, staged] = [run(true), run(false)];
-    for (let i = 0; i < fused.length; i++) {
-      const [f, s] = [await fused[i]!.data(), await staged[i]!.data()];
-      assert.deepEqual(f, s, `B ${B} T ${T} H ${H}: result ${i}`);
-      assert.ok(f.some((v) => v !== 0), `B ${B} T ${T} H ${H}: result ${i} is all zeros`);
+    for (const cell of ["lstm", "gru"] as const) {
+      const G = (cell === "lstm" ? 4 : 3) * H;
+      const shapes = cell === "lstm"
+        ? [[B, T, G], [G, H], [B, H], [B, H]]
+        : [[B, T, G], [G, H], [G], [B, H]];
+      // one thread: the switch is per thread (the pool's workers keep the fused path)
+      const run = (fused: boolean): Tensor[] =>
+        withCpuThreads(1, () => {
+          const was = setFusedCellsEnabled(fused);
+          try {
+            const ins = shapes.map((shape, i) =>
+              tensor(values(shape.reduce((a, b) => a * b), 10 + i), shape, { requiresGrad: true })
+            );
+            const [a, b, c, d] = ins as [Tensor, Tensor, Tensor, Tensor];
+            const r = cell === "lstm" ? lstmLayer(a, b, c, d) : gruLayer(a, b, c, d);
+            const last: Tensor = "cT" in r ? (r as { cT: Tensor }).cT : r.hT;
+            r.output.mul(r.output).sum().add(last.sum()).backward();
+            return [r.output, last, ...ins.map((t) => t.grad!)];
+          } finally {
+            setFusedCellsEnabled(was);
+          }
+        });
+      const [fused, staged] = [run(true), run(false)];
+      for (let i = 0; i < fused.length; i++) {
+        const [f, s] = [await fused[i]!.data(), await staged[i]!.data()];
+        const what = `${cell} B ${B} T ${T} H ${H}: result ${i}`;
+        assert.deepEqual(f, s, what);
+        assert.ok(f.some((v) => v !== 0), `${what} is all zeros`);
+      }
     }
   }
 });

@@ -223,18 +223,26 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/** 0, 1, 2, …: destructured to name a function's parameters and locals by position. */
+const COUNT: readonly number[] = Array.from({ length: 32 }, (_, i) => i);
+
 /** A v128 constant: two float64 lanes equal to `x`. */
 function f64x2(x: number): number[] {
   return [SIMD, 0x0c, ...new Uint8Array(new Float64Array([x, x]).buffer)];
 }
 
+/** The v128 constant (1, 1) in float64 lanes. */
+const one = f64x2(1);
+
 /**
  * A function body of `params` i32 parameters, the last of which is n, that
  * runs `step` for byte offsets o = 0, `bytes`, 2·`bytes`, … below 4n (n
  * float32s; the last step is processed whole, so n is rounded up to a
- * multiple of `bytes` / 4). `step` emits code reading local O; it may use
- * i32 locals from `params + 2` on (`i32s` of them) and v128 locals after them
- * (`v128s`).
+ * multiple of `bytes` / 4). `step` emits code reading local O; local
+ * `params + 1` holds 4n, the byte length of one block of n, and with
+ * `blocks` > 1 the i32 locals from `params + 2` on hold 2·4n … blocks·4n (the
+ * offsets of a row's later gate blocks); `step` may use the i32 locals after
+ * those (`i32s` of them) and v128 locals after them (`v128s`).
  */
 function loopBody(
   params: number,
@@ -242,7 +250,7 @@ function loopBody(
   i32s: number,
   v128s: number,
   step: (e: (...b: (number | number[])[]) => void, O: number) => void,
-  setup: (e: (...b: (number | number[])[]) => void) => void = () => {},
+  blocks = 1,
 ): number[] {
   const N = params - 1, O = params, END_ = params + 1;
   const code: number[] = [];
@@ -251,24 +259,24 @@ function loopBody(
   };
   e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
   e(GET, N, I32_CONST, 2, I32_SHL, SET, END_);
-  setup(e);
+  for (let k = 2; k <= blocks; k++) e(GET, END_, I32_CONST, k, I32_MUL, SET, END_ + k - 1);
   e(I32_CONST, 0, SET, O);
   e(LOOP, VOID);
   step(e, O);
   e(GET, O, I32_CONST, bytes, I32_ADD, TEE, O, GET, END_, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(2 + i32s), I32], [...uleb(v128s), V128]]);
+  const locals = vec([[...uleb(1 + blocks + i32s), I32], [...uleb(v128s), V128]]);
   const body = [...locals, ...code];
   return [...uleb(body.length), ...body];
 }
 
-/** The body of `add32(dst, src, n)`: dst[i] += src[i] in float32, four lanes at a time. */
+/** The body of `add32(dst, a, b, n)`: dst[i] = a[i] + b[i] in float32, four lanes at a time. */
 function add32Body(): number[] {
-  return loopBody(3, 16, 0, 0, (e, O) => {
+  return loopBody(4, 16, 0, 0, (e, O) => {
     e(GET, 0, GET, O, I32_ADD); // store address
-    e(GET, 0, GET, O, I32_ADD, V_LOAD, mem(0, 4));
-    e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_ADD, V_STORE, mem(0, 4));
+    e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4));
+    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_ADD, V_STORE, mem(0, 4));
   });
 }
 
@@ -289,6 +297,27 @@ function load2(e: (...b: (number | number[])[]) => void, ptr: number, O: number,
   e(GET, ptr);
   if (plus >= 0) e(GET, plus, I32_ADD);
   e(GET, O, I32_ADD, V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4);
+}
+
+/**
+ * Emit: {@link load2} of each `[to, ptr, plus?]` into v128 local `to`, then
+ * the sum of the loads at `sum` (right to left: a + (b + c)) into local
+ * `sumTo`.
+ */
+function loads2(
+  e: (...b: (number | number[])[]) => void,
+  O: number,
+  lets: readonly (readonly number[])[],
+  sumTo: number,
+  sum: readonly number[],
+): void {
+  for (const [to, ptr, plus] of lets) {
+    load2(e, ptr!, O, plus ?? -1);
+    e(SET, to!);
+  }
+  for (const ptr of sum) load2(e, ptr, O);
+  for (let i = 1; i < sum.length; i++) e(F64X2_ADD);
+  e(SET, sumTo);
 }
 
 /** Emit: store the float64 lanes on the stack, rounded to float32, at byte address `ptr` (+ `plus`) + O. */
@@ -313,9 +342,9 @@ function store2(
  * float64 arithmetic stores. Two lanes at a time (n even).
  */
 function lstmCellBody(): number[] {
-  // params 0 g, 1 c, 2 cn, 3 n; locals 4 o, 5 end, 6 hb, 7 hb2
-  const G = 0, C = 1, CN = 2, O = 4, HB = 6, HB2 = 7;
-  return loopBody(4, 8, 2, 0, (e) => {
+  // params 0 g, 1 c, 2 cn, 3 n; locals 4 o, 5 end (= hb), 6 hb2
+  const G = 0, C = 1, CN = 2, O = 4, HB = 5, HB2 = 6;
+  return loopBody(4, 8, 0, 0, (e) => {
     store2(e, CN, O, -1, () => {
       load2(e, G, O, HB);
       load2(e, C, O);
@@ -324,9 +353,7 @@ function lstmCellBody(): number[] {
       load2(e, G, O, HB2);
       e(F64X2_MUL, F64X2_ADD);
     });
-  }, (e) => {
-    e(GET, 5, SET, HB, GET, HB, I32_CONST, 1, I32_SHL, SET, HB2);
-  });
+  }, 2);
 }
 
 /**
@@ -338,27 +365,13 @@ function lstmCellBody(): number[] {
  * dc = dc'·f in place. Gates i, f, g, o at g, g + n, g + 2n, g + 3n; tc is
  * tanh(c_t). Two lanes at a time (n even).
  */
+// params 0 dh, 1 rec, 2 g, 3 tc, 4 cp, 5 dc, 6 dg, 7 n; locals 8 o, 9 end (= hb),
+// 10 hb2, 11 hb3 (i32); 12 dh', 13 tc, 14 dc', 15 i, 16 f, 17 g, 18 o (v128)
 function lstmCellBackBody(): number[] {
-  // params 0 dh, 1 rec, 2 g, 3 tc, 4 cp, 5 dc, 6 dg, 7 n; locals 8 o, 9 end, 10 hb, 11 hb2,
-  // 12 hb3 (i32); 13 dh', 14 tc, 15 dc', 16 i, 17 f, 18 g, 19 o (v128)
-  const DH = 0, REC = 1, GT = 2, TC = 3, CP = 4, DC = 5, DG = 6, O = 8;
-  const HB = 10, HB2 = 11, HB3 = 12, VDH = 13, VTC = 14, VDC = 15, VI = 16, VF = 17, VG = 18;
-  const VO = 19;
-  const one = f64x2(1);
-  return loopBody(8, 8, 3, 7, (e) => {
-    load2(e, DH, O);
-    load2(e, REC, O);
-    e(F64X2_ADD, SET, VDH);
-    load2(e, TC, O);
-    e(SET, VTC);
-    load2(e, GT, O);
-    e(SET, VI);
-    load2(e, GT, O, HB);
-    e(SET, VF);
-    load2(e, GT, O, HB2);
-    e(SET, VG);
-    load2(e, GT, O, HB3);
-    e(SET, VO);
+  const [DH, REC, GT, TC, CP, DC, DG, , O, HB, HB2, HB3, VDH, VTC, VDC, VI, VF, VG, VO] = COUNT;
+  return loopBody(8, 8, 0, 7, (e) => {
+    const gates = [[VI, GT], [VF, GT, HB], [VG, GT, HB2], [VO, GT, HB3]];
+    loads2(e, O, [[VTC, TC], ...gates], VDH, [DH, REC]);
     // dc' = dc + dh'·o·(1 − tc·tc)
     load2(e, DC, O);
     e(GET, VDH, GET, VO, F64X2_MUL, one, GET, VTC, GET, VTC, F64X2_MUL, F64X2_SUB, F64X2_MUL);
@@ -378,10 +391,103 @@ function lstmCellBackBody(): number[] {
       e(GET, VDH, GET, VTC, F64X2_MUL, GET, VO, F64X2_MUL, one, GET, VO, F64X2_SUB, F64X2_MUL);
     });
     store2(e, DC, O, -1, () => e(GET, VDC, GET, VF, F64X2_MUL));
-  }, (e) => {
-    e(GET, 9, SET, HB, GET, HB, I32_CONST, 1, I32_SHL, SET, HB2);
-    e(GET, HB2, GET, HB, I32_ADD, SET, HB3);
+  }, 3);
+}
+
+/**
+ * The body of `gruPre(x, p, b, dst, n)`: dst[j] = x[j] + p[j] + b[j] in
+ * float64 (added left to right), rounded once to float32, two lanes at a
+ * time (n even): the GRU's r and z pre-activations as the scalar kernel
+ * computes them.
+ */
+function gruPreBody(): number[] {
+  // params 0 x, 1 p, 2 b, 3 dst, 4 n; locals 5 o, 6 end
+  const O = 5;
+  return loopBody(5, 8, 0, 0, (e) => {
+    store2(e, 3, O, -1, () => {
+      load2(e, 0, O);
+      load2(e, 1, O);
+      e(F64X2_ADD);
+      load2(e, 2, O);
+      e(F64X2_ADD);
+    });
   });
+}
+
+/**
+ * The body of `gruN(x, r, p, b, dst, n)`: dst[j] = x[j] + r[j]·(p[j] + b[j])
+ * in float64, rounded once to float32 (the GRU's n pre-activation), two lanes
+ * at a time (n even).
+ */
+function gruNBody(): number[] {
+  // params 0 x, 1 r, 2 p, 3 b, 4 dst, 5 n; locals 6 o, 7 end
+  const O = 6;
+  return loopBody(6, 8, 0, 0, (e) => {
+    store2(e, 4, O, -1, () => {
+      load2(e, 0, O);
+      load2(e, 1, O);
+      load2(e, 2, O);
+      load2(e, 3, O);
+      e(F64X2_ADD, F64X2_MUL, F64X2_ADD);
+    });
+  });
+}
+
+/**
+ * The body of `gruH(z, nn, h, dst, n)`: dst[j] = (1 − z[j])·nn[j] + z[j]·h[j]
+ * in float64, rounded once to float32 (the GRU's new hidden state), two
+ * lanes at a time (n even).
+ */
+function gruHBody(): number[] {
+  // params 0 z, 1 nn, 2 h, 3 dst, 4 n; locals 5 o, 6 end; 7 z (v128)
+  const O = 5, Z = 7;
+  return loopBody(5, 8, 0, 1, (e) => {
+    store2(e, 3, O, -1, () => {
+      load2(e, 0, O);
+      e(SET, Z, f64x2(1), GET, Z, F64X2_SUB);
+      load2(e, 1, O);
+      e(F64X2_MUL, GET, Z);
+      load2(e, 2, O);
+      e(F64X2_MUL, F64X2_ADD);
+    });
+  });
+}
+
+/**
+ * The body of `gruCellBack(dh, dhz, rec, s, hp, dgx, dgh, n)`: one row of the
+ * GRU backward step in float64, each result rounded once to float32, exactly
+ * as the scalar kernel computes it: dh' = dh + (dhz + rec); with r, z, n, hn
+ * saved at s, s + n, s + 2n, s + 3n and h_{t−1} at hp: dn = dh'·(1 − z)·(1 − n²),
+ * dz = dh'·(hp − n)·z·(1 − z), dr = dn·hn·r·(1 − r); dgx = [dr, dz, dn],
+ * dgh = [dr, dz, dn·r] (blocks n apart) and dhz = dh'·z in place. Two lanes
+ * at a time (n even).
+ */
+// params 0 dh, 1 dhz, 2 rec, 3 s, 4 hp, 5 dgx, 6 dgh, 7 n; locals 8 o, 9 end (= hb),
+// 10 hb2, 11 hb3 (i32); 12 dh', 13 r, 14 z, 15 n, 16 dn, 17 dz, 18 dr (v128)
+function gruCellBackBody(): number[] {
+  const [DH, DHZ, REC, S, HP, DGX, DGH, , O, HB, HB2, HB3, VDH, VR, VZ, VN, VDN, VDZ, VDR] = COUNT;
+  return loopBody(8, 8, 0, 7, (e) => {
+    loads2(e, O, [[VR, S], [VZ, S, HB], [VN, S, HB2]], VDH, [DH, DHZ, REC]);
+    // dn = dh'·(1 − z)·(1 − n·n)
+    e(GET, VDH, one, GET, VZ, F64X2_SUB, F64X2_MUL, one, GET, VN, GET, VN, F64X2_MUL, F64X2_SUB);
+    e(F64X2_MUL, SET, VDN);
+    // dz = dh'·(hp − n)·z·(1 − z)
+    e(GET, VDH);
+    load2(e, HP, O);
+    e(GET, VN, F64X2_SUB, F64X2_MUL, GET, VZ, F64X2_MUL, one, GET, VZ, F64X2_SUB, F64X2_MUL);
+    e(SET, VDZ);
+    // dr = dn·hn·r·(1 − r)
+    e(GET, VDN);
+    load2(e, S, O, HB3);
+    e(F64X2_MUL, GET, VR, F64X2_MUL, one, GET, VR, F64X2_SUB, F64X2_MUL, SET, VDR);
+    store2(e, DGX, O, -1, () => e(GET, VDR));
+    store2(e, DGX, O, HB, () => e(GET, VDZ));
+    store2(e, DGX, O, HB2, () => e(GET, VDN));
+    store2(e, DGH, O, -1, () => e(GET, VDR));
+    store2(e, DGH, O, HB, () => e(GET, VDZ));
+    store2(e, DGH, O, HB2, () => e(GET, VDN, GET, VR, F64X2_MUL));
+    store2(e, DHZ, O, -1, () => e(GET, VDH, GET, VZ, F64X2_MUL));
+  }, 3);
 }
 
 /**
@@ -390,7 +496,7 @@ function lstmCellBackBody(): number[] {
  */
 function moduleBytes(fma: boolean): Uint8Array {
   // type i: a function of ARITY[i] i32 parameters, no results
-  const ARITY = [6, 2, 3, 4, 8];
+  const ARITY = [6, 2, 3, 4, 8, 5];
   const type = section(1, vec(ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0])));
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
@@ -399,10 +505,14 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["strip32", 0, stripBody(4, fma, MR32)],
     ["sigmoid32", 1, activationBody("sigmoid", fma)],
     ["tanh32", 1, activationBody("tanh", fma)],
-    ["add32", 2, add32Body()],
+    ["add32", 3, add32Body()],
     ["mul32", 3, mul32Body()],
     ["lstmCell", 3, lstmCellBody()],
     ["lstmCellBack", 4, lstmCellBackBody()],
+    ["gruPre", 5, gruPreBody()],
+    ["gruN", 0, gruNBody()],
+    ["gruH", 5, gruHBody()],
+    ["gruCellBack", 4, gruCellBackBody()],
   ];
   const funcs = section(3, vec(fns.map(([, t]) => [t])));
   const exports = section(7, vec(fns.map(([n], i) => [...name(n), 0x00, i])));
@@ -432,8 +542,8 @@ export interface SimdKernel {
   sigmoid32(off: number, n: number): void;
   /** tanh in place, as {@link SimdKernel.sigmoid32}. */
   tanh32(off: number, n: number): void;
-  /** dst[i] += src[i] for n float32s (element offsets; n rounded up to a multiple of 4). */
-  add32(dst: number, src: number, n: number): void;
+  /** dst[i] = a[i] + b[i] for n float32s (element offsets; n rounded up to a multiple of 4). */
+  add32(dst: number, a: number, b: number, n: number): void;
   /** dst[i] = a[i] · b[i] for n float32s (as {@link SimdKernel.add32}). */
   mul32(dst: number, a: number, b: number, n: number): void;
   /**
@@ -457,6 +567,32 @@ export interface SimdKernel {
     cp: number,
     dc: number,
     dg: number,
+    n: number,
+  ): void;
+  /**
+   * dst[j] = x[j] + p[j] + b[j] for n float32s, in float64 rounded once (the
+   * GRU's r and z pre-activations as the scalar kernel computes them). n even.
+   */
+  gruPre(x: number, p: number, b: number, dst: number, n: number): void;
+  /** dst[j] = x[j] + r[j]·(p[j] + b[j]), in float64 rounded once (the GRU's n pre-activation). */
+  gruN(x: number, r: number, p: number, b: number, dst: number, n: number): void;
+  /** dst[j] = (1 − z[j])·nn[j] + z[j]·h[j], in float64 rounded once (the GRU's h_t). */
+  gruH(z: number, nn: number, h: number, dst: number, n: number): void;
+  /**
+   * One row of the GRU backward step, in float64 with one rounding per result
+   * (the scalar kernel's values): from dL/dh (`dh`, plus `dhz` and the
+   * recurrent part `rec`), the saved r, z, n, hn at `s`…`s + 3n` and h_{t−1}
+   * at `hp`, writes dL/dgx to `dgx`…, dL/dgh to `dgh`… and z·dL/dh over
+   * `dhz`. n must be even.
+   */
+  gruCellBack(
+    dh: number,
+    dhz: number,
+    rec: number,
+    s: number,
+    hp: number,
+    dgx: number,
+    dgh: number,
     n: number,
   ): void;
   /**
@@ -539,8 +675,10 @@ export function simdKernel(): SimdKernel | null {
     const strip = inst.exports.strip as Strip, strip32 = inst.exports.strip32 as Strip;
     type Act = (ptr: number, n: number) => void;
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
-    const add32 = inst.exports.add32 as (d: number, s: number, n: number) => void;
-    const mul32 = inst.exports.mul32 as (d: number, a: number, b: number, n: number) => void;
+    type Fn = (...p: number[]) => void;
+    const add32 = inst.exports.add32 as Fn, mul32 = inst.exports.mul32 as Fn;
+    const gruPre = inst.exports.gruPre as Fn, gruN = inst.exports.gruN as Fn;
+    const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
     const k: SimdKernel = {
@@ -551,11 +689,16 @@ export function simdKernel(): SimdKernel | null {
       strip32: (ap, bp, c, nw, kk, acc) => strip32(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0),
       sigmoid32: (off, n) => sigmoid32(off * 4, n),
       tanh32: (off, n) => tanh32(off * 4, n),
-      add32: (d, src, n) => add32(d * 4, src * 4, n),
+      add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),
       mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
       lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
       lstmCellBack: (dh, rec, g, tc, cp, dc, dg, n) =>
         lstmCellBack(dh * 4, rec * 4, g * 4, tc * 4, cp * 4, dc * 4, dg * 4, n),
+      gruPre: (x, p, b, d, n) => gruPre(x * 4, p * 4, b * 4, d * 4, n),
+      gruN: (x, r, p, b, d, n) => gruN(x * 4, r * 4, p * 4, b * 4, d * 4, n),
+      gruH: (z, nn, h, d, n) => gruH(z * 4, nn * 4, h * 4, d * 4, n),
+      gruCellBack: (dh, dhz, rec, sv, hp, dgx, dgh, n) =>
+        gruCellBack(dh * 4, dhz * 4, rec * 4, sv * 4, hp * 4, dgx * 4, dgh * 4, n),
       tag: 0,
       reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;

@@ -124,6 +124,8 @@ export interface GruStepArgs {
   hOut: Rows;
   /** Receives r, z, n and W_hn·h_{t−1} + b_hn [B, 4H] for backward; null skips saving. */
   saved: Rows | null;
+  /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
+  pass?: number;
 }
 
 /** One backward time step of a GRU layer (routine `gruStepBackward`). */
@@ -155,4 +157,6 @@ export interface GruStepBackwardArgs {
    * with W_hh is added to dL/dh_t; null at the last step.
    */
   dghNext: number | null;
+  /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
+  pass?: number;
 }

@@ -13,11 +13,11 @@
  * float32 and the gate functions run four lanes at a time (`simd.ts`, within
  * 2e−7 of `Math`); float64 storage stays float64 with `Math` throughout.
  *
- * Float32 LSTM steps where WebAssembly SIMD is available (and H is a
+ * Float32 LSTM and GRU steps where WebAssembly SIMD is available (and H is a
  * multiple of 4) run fused in the SIMD kernel's memory instead: the rows are
  * copied in once, the product runs the matmul's own strips, and the input
- * part, the gate functions, the cell update and h = o·tanh(c) (forward), or
- * the whole gate-gradient update (backward), run as whole-row SIMD calls;
+ * part, the gate functions and the state update (forward), or the whole
+ * gate-gradient update (backward), run as whole-row SIMD calls;
  * the cell arithmetic runs in float64 lanes rounded once, so the results are
  * the same bits as the staged path's. W_hh stays packed in that memory for
  * the steps of one sequence pass (the step args' `pass`).
@@ -194,11 +194,11 @@ function rowsTimesW(
 let fusedCells = true;
 
 /**
- * Turn the fused float32 LSTM step (below) off, so that float32 steps take
+ * Turn the fused float32 LSTM and GRU steps (below) off, so that float32 steps take
  * the staged path, or back on; for tests and comparisons. Results are the
  * same to the bit either way.
  *
- * @param on whether float32 LSTM steps may use the fused path
+ * @param on whether float32 LSTM and GRU steps may use the fused path
  * @returns the previous setting
  */
 export function setFusedCellsEnabled(on: boolean): boolean {
@@ -208,7 +208,7 @@ export function setFusedCellsEnabled(on: boolean): boolean {
 }
 
 /**
- * The SIMD kernel when a float32 LSTM step of `rows` rows with an m-row
+ * The SIMD kernel when a float32 LSTM or GRU step of `rows` rows with an m-row
  * product of n × k can run fused in its memory with the same bits as the
  * staged path: float32 storage, SIMD available, H a multiple of 4 (gate
  * blocks start on whole vectors) and a product the matmul would run through
@@ -298,6 +298,17 @@ function fusedProduct(
   for (let i0 = 0; i0 < R; i0 += MR32) simd.strip32(a + i0 * k, 0, c + i0 * N, N, k, false);
 }
 
+/**
+ * The start offsets (in float32s) of consecutive regions of the given sizes
+ * from `start` on, a chunk's layout of the kernel's memory, reserved.
+ */
+function regions(simd: SimdKernel, start: number, sizes: number[]): number[] {
+  const at = [start];
+  for (const s of sizes) at.push(at[at.length - 1]! + s);
+  simd.reserve(at[at.length - 1]! * 4);
+  return at;
+}
+
 /** Rows b0…b1−1 of a step's pool chunk (arrays and nums as the chunk's), run in SIMD memory. */
 type FusedChunk = (
   simd: SimdKernel,
@@ -323,13 +334,12 @@ const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   const coOff = nums[11]!, coS = nums[12]!, gOff = nums[13]!, gS = nums[14]!;
   // memory: W packed [0, G·H), pre-activations C [R4 × G], h rows packed, x rows,
   // c_{t−1} rows, c_t rows, h_t rows
-  const C = G * H, A = C + R4 * G, X = A + R4 * H, CP = X + R * G, CN = CP + R * H;
-  const HT = CN + R * H;
-  simd.reserve((HT + R * H) * 4);
+  const at = regions(simd, G * H, [R4 * G, R4 * H, R * G, R * H, R * H, R * H]);
+  const [C, A, X, CP, CN, HT] = at;
   fusedProduct(simd, h, hOff + b0 * hS, hS, R, H, w, G, true, nums[15]!, C, A);
   const mem = simd.f32;
   rowsIn(mem, X, x, xOff + b0 * xS, xS, G, R);
-  simd.add32(C, X, R * G);
+  simd.add32(C, C, X, R * G);
   for (let r = 0, q = C; r < R; r++, q += G) {
     simd.sigmoid32(q, 2 * H);
     simd.tanh32(q + 2 * H, H);
@@ -356,9 +366,8 @@ const lstmBackwardChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   const dgOff = nums[11]!, dgS = nums[12]!, next = nums[13]!;
   // memory: W packed [0, N·G), the recurrent part C [R4 × N], next rows packed, dh rows,
   // gates, tanh(c_t), c_{t−1}, dc, dg
-  const C = N * G, A = C + R4 * N, DH = A + R4 * G, GT = DH + R * H, TC = GT + R * G;
-  const CP = TC + R * H, DC = CP + R * H, DG = DC + R * H;
-  simd.reserve((DG + R * G) * 4);
+  const at = regions(simd, N * G, [R4 * N, R4 * G, R * H, R * G, R * H, R * H, R * H, R * G]);
+  const [C, A, DH, GT, TC, CP, DC, DG] = at;
   if (next >= 0) fusedProduct(simd, dg, next + b0 * dgS, dgS, R, G, w, H, false, nums[14]!, C, A);
   const mem = simd.f32;
   if (next < 0) mem.fill(0, C, C + R * N);
@@ -374,6 +383,68 @@ const lstmBackwardChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   }
   rowsOut(dg, dgOff + b0 * dgS, dgS, mem, DG, G, G, R);
   rowsOut(dc, b0 * H, H, mem, DC, H, H, R);
+};
+
+/**
+ * {@link gruChunk} for float32 storage in the SIMD kernel's memory, as
+ * {@link lstmChunkFused}: same bits as the staged path.
+ */
+const gruChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
+  const [x, h, w, bias, hOut] = arrays as TypedArray[];
+  const saved = arrays[5] ?? null;
+  const H = nums[2]!, G = 3 * H, R = b1 - b0, R6 = padRows(R), N = Math.ceil(G / 8) * 8;
+  const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const hoOff = nums[7]!, hoS = nums[8]!, sOff = nums[9]!, sS = nums[10]!;
+  // memory: W packed [0, N·H), W_hh·h C [R6 × N], h rows packed, x rows, b_hh, the saved
+  // rows r, z, n, hn, h_{t−1} rows, h_t rows
+  const at = regions(simd, N * H, [R6 * N, R6 * H, R * G, G, R * 4 * H, R * H, R * H]);
+  const [C, A, X, BI, SV, HP, HT] = at;
+  fusedProduct(simd, h, hOff + b0 * hS, hS, R, H, w, G, true, nums[11]!, C, A);
+  const mem = simd.f32;
+  rowsIn(mem, X, x, xOff + b0 * xS, xS, G, R);
+  mem.set(bias.subarray(0, G), BI);
+  rowsIn(mem, HP, h, hOff + b0 * hS, hS, H, R);
+  for (let r = 0; r < R; r++) {
+    const q = C + r * N, xr = X + r * G, sv = SV + r * 4 * H;
+    simd.gruPre(xr, q, BI, sv, 2 * H);
+    simd.sigmoid32(sv, 2 * H);
+    simd.gruN(xr + 2 * H, sv, q + 2 * H, BI + 2 * H, sv + 2 * H, H);
+    simd.tanh32(sv + 2 * H, H);
+    simd.add32(sv + 3 * H, q + 2 * H, BI + 2 * H, H);
+    simd.gruH(sv + H, sv + 2 * H, HP + r * H, HT + r * H, H);
+  }
+  rowsOut(hOut, hoOff + b0 * hoS, hoS, mem, HT, H, H, R);
+  if (saved) rowsOut(saved, sOff + b0 * sS, sS, mem, SV, 4 * H, 4 * H, R);
+};
+
+/**
+ * {@link gruBackwardChunk} for float32 storage in the SIMD kernel's memory,
+ * as {@link lstmChunkFused}: same bits as the staged path.
+ */
+const gruBackwardChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
+  const [dhUp, h, saved, w, dhz, dgx, dgh] = arrays as TypedArray[];
+  const H = nums[2]!, G = 3 * H, R = b1 - b0, R6 = padRows(R), N = Math.ceil(H / 8) * 8;
+  const uOff = nums[3]!, uS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
+  const sOff = nums[7]!, sS = nums[8]!, xOff = nums[9]!, xS = nums[10]!;
+  const gOff = nums[11]!, gS = nums[12]!, next = nums[13]!;
+  // memory: W packed [0, N·G), the recurrent part C [R6 × N], next rows packed, dh rows,
+  // dhz, saved rows, h_{t−1} rows, dgx, dgh
+  const at = regions(simd, N * G, [R6 * N, R6 * G, R * H, R * H, R * 4 * H, R * H, R * G, R * G]);
+  const [C, A, DH, DHZ, SV, HP, DGX, DGH] = at;
+  if (next >= 0) fusedProduct(simd, dgh, next + b0 * gS, gS, R, G, w, H, false, nums[14]!, C, A);
+  const mem = simd.f32;
+  if (next >= 0) rowsIn(mem, DHZ, dhz, b0 * H, H, H, R);
+  else mem.fill(0, C, C + R * N).fill(0, DHZ, DHZ + R * H); // dh' = dh + 0, as the staged path
+  rowsIn(mem, DH, dhUp, uOff + b0 * uS, uS, H, R);
+  rowsIn(mem, SV, saved, sOff + b0 * sS, sS, 4 * H, R);
+  rowsIn(mem, HP, h, hOff + b0 * hS, hS, H, R);
+  for (let r = 0; r < R; r++) {
+    const u = r * H;
+    simd.gruCellBack(DH + u, DHZ + u, C + r * N, SV + 4 * u, HP + u, DGX + r * G, DGH + r * G, H);
+  }
+  rowsOut(dgx, xOff + b0 * xS, xS, mem, DGX, G, G, R);
+  rowsOut(dgh, gOff + b0 * gS, gS, mem, DGH, G, G, R);
+  rowsOut(dhz, b0 * H, H, mem, DHZ, H, H, R);
 };
 
 /** Steps with fewer batch rows than this stay on one thread. */
@@ -605,14 +676,14 @@ export function gruStepKernel(a: GruStepArgs, arrayOf: ArrayOf): void {
   const saved = a.saved ? rowsArray(arrayOf, op, "saved", a.saved, B, 4 * H) : null;
   const sv = a.saved ?? { offset: 0, stride: 0 };
   const nums = [B, B, H, a.x.offset, a.x.stride, a.h.offset, a.h.stride];
-  nums.push(a.hOut.offset, a.hOut.stride, sv.offset, sv.stride);
+  nums.push(a.hOut.offset, a.hOut.stride, sv.offset, sv.stride, a.pass ?? 0);
   runRows(JOB_GRU, gruChunk, [x, h, w, bias, hOut, saved], nums, B, G * H);
 }
 
 /**
  * Rows of one GRU forward step, as a pool chunk: arrays x, h, whh, bhh, hOut,
  * saved (or null); nums batch, rows per chunk, hidden, then offset and stride
- * of x, h, hOut and saved.
+ * of x, h, hOut and saved, then the pass id (0: none).
  *
  * @param arrays the step's storages
  * @param nums the step's numbers
@@ -629,6 +700,8 @@ export function gruChunk(
   const xOff = nums[3]!, xS = nums[4]!, hOff = nums[5]!, hS = nums[6]!;
   const hoOff = nums[7]!, hoS = nums[8]!, sOff = nums[9]!, sS = nums[10]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const simd = fusedKernel(arrays, b1 - b0, G, H, H);
+  if (simd) return gruChunkFused(simd, arrays, nums, b0, b1);
   const pre = rowsTimesW(h, hOff, hS, b0, b1, H, w, G, true);
   // stage r, z (sigmoid), activate, then n's pre-activation (tanh)
   const R = b1 - b0, T0 = pad4(R * 2 * H);
@@ -687,7 +760,7 @@ export function gruStepBackwardKernel(a: GruStepBackwardArgs, arrayOf: ArrayOf):
   const next = a.dghNext ?? -1;
   const nums = [B, B, H, a.dh.offset, a.dh.stride, a.h.offset, a.h.stride];
   nums.push(a.saved.offset, a.saved.stride, a.dgx.offset, a.dgx.stride, a.dgh.offset);
-  nums.push(a.dgh.stride, next);
+  nums.push(a.dgh.stride, next, a.pass ?? 0);
   // step t+1's rows are read by every chunk: split only if no chunk's writes can reach them
   const split = next < 0 ||
     (disjointRows(a.dgh.offset, G, next, G, a.dgh.stride, B) &&
@@ -701,7 +774,8 @@ export function gruStepBackwardKernel(a: GruStepBackwardArgs, arrayOf: ArrayOf):
 /**
  * Rows of one GRU backward step, as a pool chunk: arrays dh, h, saved, whh,
  * dhz, dgx, dgh; nums batch, rows per chunk, hidden, offset and stride of dh,
- * h, saved and dgx, offset and stride of dgh, then dghNext (−1: none).
+ * h, saved and dgx, offset and stride of dgh, then dghNext (−1: none) and the
+ * pass id (0: none).
  *
  * @param arrays the step's storages
  * @param nums the step's numbers
@@ -718,6 +792,8 @@ export function gruBackwardChunk(
   const sOff = nums[7]!, sS = nums[8]!, xOff = nums[9]!, xS = nums[10]!;
   const gOff = nums[11]!, gS = nums[12]!, next = nums[13]!;
   const b0 = ch * rpc, b1 = Math.min(B, b0 + rpc);
+  const simd = fusedKernel(arrays, b1 - b0, H, G, H);
+  if (simd) return gruBackwardChunkFused(simd, arrays, nums, b0, b1);
   const rec = next >= 0 ? rowsTimesW(dgh, next, gS, b0, b1, G, w, H, false) : null;
   for (let b = b0; b < b1; b++) {
     const uo = uOff + b * uS, ho = hOff + b * hS;

@@ -345,6 +345,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   const out = empty(be, [B, T, H], dtype);
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
   const whhT = transposedWeights(be, whh, B, T, H, 3);
+  const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<GruStepArgs>(be, "gruStep", {
       batch: B,
@@ -356,6 +357,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       bhh: bhh.storage,
       hOut: rows(out.storage, t * H, S),
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
+      pass,
     });
   }
   whhT?.dispose();
@@ -367,6 +369,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       const dgx = empty(be, [B, T, G], dtype);
       const dgh = empty(be, [B, T, G], dtype);
       const dhz = empty(be, [B, H], dtype);
+      const back = ++passes;
       for (let t = T - 1; t >= 0; t--) {
         runRoutine<GruStepBackwardArgs>(be, "gruStepBackward", {
           batch: B,
@@ -379,6 +382,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
           dgx: rows(dgx.storage, t * G, T * G),
           dgh: rows(dgh.storage, t * G, T * G),
           dghNext: t < T - 1 ? (t + 1) * G : null,
+          pass: back,
         });
       }
       let dbhh: Tensor | null = null;
