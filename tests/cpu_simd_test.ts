@@ -117,7 +117,9 @@ Deno.test("SIMD and scalar fused LSTM steps agree within float32 rounding", asyn
 
 Deno.test("the fused float32 LSTM and GRU steps equal the staged ones to the bit, forward and backward", async () => {
   // B = 1 and H = 6 take the staged path either way (a one-row product, H not a multiple of 4)
-  for (const [B, T, H] of [[5, 3, 8], [37, 4, 12], [2, 2, 20], [9, 1, 4], [1, 3, 8], [6, 2, 6]]) {
+  // B = 103: 17 whole strips of 6 rows and one of 1
+  const sizes = [[5, 3, 8], [37, 4, 12], [2, 2, 20], [9, 1, 4], [1, 3, 8], [6, 2, 6], [103, 2, 8]];
+  for (const [B, T, H] of sizes) {
     for (const cell of ["lstm", "gru"] as const) {
       const G = (cell === "lstm" ? 4 : 3) * H;
       const shapes = cell === "lstm"

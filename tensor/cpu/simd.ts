@@ -70,6 +70,9 @@ function i32x4(x: number): number[] {
   return [SIMD, 0x0c, ...new Uint8Array(new Int32Array([x, x, x, x]).buffer)];
 }
 
+// activationBody shadows f32x4 and i32x4 with versions that hoist the constant into a local
+const f32x4Bytes = f32x4, i32x4Bytes = i32x4;
+
 /** memarg for an 8-byte-aligned access at a constant offset. */
 const mem = (offset: number, align = 3): number[] => [align, ...uleb(offset)];
 
@@ -166,6 +169,17 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   const e = (...b: (number | number[])[]) => {
     for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
   };
+  // The loop's constants live in locals 9, 10, … set once before it (V8 materialises a
+  // v128.const at every use; a local stays in a register or one load away).
+  const consts = new Map<string, number[]>();
+  const hoist = (v: number[]): number[] => {
+    const key = v.join();
+    let get = consts.get(key);
+    if (!get) consts.set(key, get = [GET, 9 + consts.size]);
+    return get;
+  };
+  const f32x4 = (x: number) => hoist(f32x4Bytes(x));
+  const i32x4 = (x: number) => hoist(i32x4Bytes(x));
   /** Push exp(local X) (X is clamped in place). */
   const exp = () => {
     // pmin(x, c) = c < x ? c : x: min for every x, NaN included (c is not ±0), one instruction
@@ -218,8 +232,9 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   e(GET, PTR, I32_CONST, 16, I32_ADD, TEE, PTR, GET, END_, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(1), I32], [...uleb(6), V128]]);
-  const body = [...locals, ...code];
+  const locals = vec([[...uleb(1), I32], [...uleb(6 + consts.size), V128]]);
+  const init = [...consts].flatMap(([key, [, at]]) => [...key.split(",").map(Number), SET, at!]);
+  const body = [...locals, ...init, ...code];
   return [...uleb(body.length), ...body];
 }
 
