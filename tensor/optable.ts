@@ -390,7 +390,7 @@ export const UNARY_OPS: Record<UnaryOp, UnaryEntry> = {
   step: {
     math: "x > p0 ? 1 : 0",
     cpu: (x, o, n, p0) => {
-      for (let i = 0; i < n; i++) o[i] = x[i] > p0 ? 1 : 0;
+      for (let i = 0; i < n; i++) o[i] = Number(x[i] > p0);
     },
     wgsl: "select(0.0, 1.0, x > p0)",
     kernel: [{ lo: -3, hi: 3, params: [0.2] }],
@@ -555,15 +555,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a == b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] === b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] === b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] === y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] === y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x === b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x === b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] === b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] === b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a == b)",
@@ -572,15 +572,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a != b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] !== b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] !== b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] !== y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] !== y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x !== b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x !== b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] !== b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] !== b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a != b)",
@@ -589,15 +589,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a < b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] < b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] < b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] < y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] < y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x < b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x < b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] < b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] < b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a < b)",
@@ -606,15 +606,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a <= b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] <= b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] <= b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] <= y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] <= y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x <= b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x <= b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] <= b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] <= b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a <= b)",
@@ -623,15 +623,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a > b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] > b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] > b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] > y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] > y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x > b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x > b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] > b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] > b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a > b)",
@@ -640,15 +640,15 @@ export const BINARY_OPS: Record<BinaryOp, BinaryEntry> = {
     math: "a >= b ? 1 : 0",
     cpu: (a, ai, sa, b, bi, sb, o, oi, n) => {
       if (sa === 1 && sb === 1) {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i] >= b[bi + i] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i] >= b[bi + i]);
       } else if (sb === 0) {
         const y = b[bi];
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] >= y ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] >= y);
       } else if (sa === 0) {
         const x = a[ai];
-        for (let i = 0; i < n; i++) o[oi + i] = x >= b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(x >= b[bi + i * sb]);
       } else {
-        for (let i = 0; i < n; i++) o[oi + i] = a[ai + i * sa] >= b[bi + i * sb] ? 1 : 0;
+        for (let i = 0; i < n; i++) o[oi + i] = Number(a[ai + i * sa] >= b[bi + i * sb]);
       }
     },
     wgsl: "select(0.0, 1.0, a >= b)",

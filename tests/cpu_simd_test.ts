@@ -15,6 +15,7 @@ import { matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
 import { withCpuThreads } from "../tensor/cpu/pool.ts";
+import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { type Tensor, tensor } from "../mod.ts";
 
 /** Run f with SIMD forced on or off. */
@@ -189,3 +190,51 @@ Deno.test("SIMD sigmoid and tanh are within 2e-7 of Math over the whole float32 
     assert.equal(simd.f32[3], name === "sigmoid" ? Math.fround(1 / (1 + Math.exp(88))) : -1);
   }
 });
+
+Deno.test("float32 relu, leakyRelu, step and affine as SIMD maps give the JavaScript loops' bits", () => {
+  const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, 3.4028235e38];
+  const params: [string, number, number][] = [
+    ["relu", 0, 0],
+    ["leakyRelu", 0.01, 0],
+    ["leakyRelu", 0.2, 0],
+    ["step", 0, 0],
+    ["step", 0.2, 0], // not a float32: the comparison must be made in float64
+    ["step", -1e-46, 0],
+    ["affine", 0.8, 0.2], // 1 − s, s of leakyRelu's gradient
+    ["affine", -1.5, 0.1],
+    ["affine", 1e30, -3e38],
+  ];
+  for (const n of [SIMD_MAP_MIN, SIMD_MAP_MIN + 1, 3 * 8192 + 5]) {
+    const x = Float32Array.from(values(n, n), (v, i) => i < special.length ? special[i]! : v * 4);
+    // values near the step's thresholds: the float32 neighbours of 0.2
+    for (let i = 0; i < 6; i++) x[20 + i] = [0.2, 0.19999999, 0.20000002, -0, 1e-45, -1e-45][i]!;
+    for (const [op, p0, p1] of params) {
+      const run = (maps: boolean, inPlace: boolean): Float32Array => {
+        const was = setSimdEnabled(maps);
+        try {
+          const src = x.slice();
+          const out = inPlace ? src : new Float32Array(n);
+          unaryKernel(op as "relu", src, out, n, p0, p1);
+          return out;
+        } finally {
+          setSimdEnabled(was);
+        }
+      };
+      const ref = new Uint32Array(run(false, false).buffer);
+      for (const inPlace of [false, true]) {
+        const got = new Uint32Array(run(true, inPlace).buffer);
+        const bad = got.findIndex((v, i) => v !== ref[i] && !(isNaN32(v) && isNaN32(ref[i]!)));
+        assert.equal(
+          bad,
+          -1,
+          `${op}(${p0}, ${p1}) n ${n}: x = ${x[bad]} gives ${new Float32Array(got.buffer)[bad]}`,
+        );
+      }
+    }
+  }
+});
+
+/** Whether a float32 bit pattern is a NaN (payloads may differ between the two paths). */
+function isNaN32(bits: number): boolean {
+  return (bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0;
+}

@@ -59,6 +59,8 @@ const V_AND = [SIMD, 0x4e], V_OR = [SIMD, 0x50], V_BITSELECT = [SIMD, 0x52];
 const V_LOAD64_ZERO = [SIMD, 0x5d], V_STORE64_LANE = [SIMD, 0x5b];
 const F64X2_PROMOTE_LOW_F32X4 = [SIMD, 0x5f], F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
 const F64X2_SUB = [SIMD, 0xf1, 0x01];
+const F64X2_SPLAT = [SIMD, 0x14], F64X2_GT = [SIMD, 0x4a], F64X2_MAX = [SIMD, 0xf5, 0x01];
+const F64 = 0x7c;
 
 /** A v128 constant: four float32 lanes equal to `x`. */
 function f32x4(x: number): number[] {
@@ -506,13 +508,82 @@ function gruCellBackBody(): number[] {
 }
 
 /**
+ * The float32 maps {@link SimdKernel.map32} runs, by op name: each emits the
+ * result lanes from v128 locals V (two inputs widened to float64), P0 and P1
+ * (the parameters, splatted); the results are rounded once to float32. Each
+ * gives the bits of the op's JavaScript loop over a Float32Array (which
+ * computes in float64 and rounds on store): `Math.max` and f64x2.max agree on
+ * NaN and on ±0, a comparison of a widened float32 with a float64 parameter
+ * is exact, and one float64 operation rounded to float32 is what the loop
+ * stores.
+ */
+const MAPS = {
+  /** max(x, 0) (tensor/optable.ts `relu`: Math.max(x, 0)). */
+  relu: (e: Emit) => e(GET, 5, f64x2(0), F64X2_MAX),
+  /** x > 0 ? x : p0·x. */
+  leakyRelu: (e: Emit) =>
+    e(GET, 5, GET, 5, GET, 6, F64X2_MUL, GET, 5, f64x2(0), F64X2_GT, V_BITSELECT),
+  /** x > p0 ? 1 : 0. */
+  step: (e: Emit) => e(GET, 5, GET, 6, F64X2_GT, f64x2(1), V_AND),
+  /** p0·x + p1. */
+  affine: (e: Emit) => e(GET, 6, GET, 5, F64X2_MUL, GET, 7, F64X2_ADD),
+} as const;
+
+/** The ops {@link SimdKernel.map32} runs. */
+export type SimdMap = keyof typeof MAPS;
+
+/**
+ * Whether {@link SimdKernel.map32} runs unary op `op`.
+ *
+ * @param op a unary op's name
+ */
+export function isSimdMap(op: string): op is SimdMap {
+  return Object.hasOwn(MAPS, op);
+}
+
+/** An emitter of function-body code. */
+type Emit = (...b: (number | number[])[]) => void;
+
+/**
+ * The body of a map `f(ptr, n, p0, p1)` (p0, p1 float64) over the n float32s
+ * at byte offset ptr, in place, two float64 lanes at a time (n rounded up to
+ * even): params 0 ptr, 1 n, 2 p0, 3 p1; locals 4 end (i32), 5 x, 6 p0, 7 p1
+ * (v128).
+ */
+function mapBody(lanes: (e: Emit) => void): number[] {
+  const code: number[] = [];
+  const e: Emit = (...b) => {
+    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
+  };
+  e(BLOCK, VOID, GET, 1, I32_EQZ, BR_IF, 0);
+  // end = ptr + ((n + 1) >> 1) << 3: whole pairs
+  e(GET, 0, GET, 1, I32_CONST, 1, I32_ADD, I32_CONST, 1, I32_SHR_U, I32_CONST, 3, I32_SHL);
+  e(I32_ADD, SET, 4);
+  e(GET, 2, F64X2_SPLAT, SET, 6, GET, 3, F64X2_SPLAT, SET, 7);
+  e(LOOP, VOID);
+  e(GET, 0); // store address
+  e(GET, 0, V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4, SET, 5);
+  lanes(e);
+  e(F32X4_DEMOTE_F64X2_ZERO, V_STORE64_LANE, mem(0, 3), 0);
+  e(GET, 0, I32_CONST, 8, I32_ADD, TEE, 0, GET, 4, I32_LT_U, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  const locals = vec([[...uleb(1), I32], [...uleb(3), V128]]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
+/**
  * The module's bytes: imports memory `env.mem`, exports the functions of
  * {@link SimdKernel} (`strip32` with relaxed fused multiply-adds when `fma`).
  */
 function moduleBytes(fma: boolean): Uint8Array {
   // type i: a function of ARITY[i] i32 parameters, no results
+  // type i: a function of ARITY[i] i32 parameters, no results; then the maps' (i32, i32, f64, f64)
   const ARITY = [6, 2, 3, 4, 8, 5];
-  const type = section(1, vec(ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0])));
+  const types = ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]);
+  const MAP_TYPE = types.push([0x60, ...vec([[I32], [I32], [F64], [F64]]), 0]) - 1;
+  const type = section(1, vec(types));
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
   const fns: [string, number, number[]][] = [
@@ -528,6 +599,11 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["gruN", 0, gruNBody()],
     ["gruH", 5, gruHBody()],
     ["gruCellBack", 4, gruCellBackBody()],
+    ...Object.entries(MAPS).map(([op, lanes]): [string, number, number[]] => [
+      `map_${op}`,
+      MAP_TYPE,
+      mapBody(lanes),
+    ]),
   ];
   const funcs = section(3, vec(fns.map(([, t]) => [t])));
   const exports = section(7, vec(fns.map(([n], i) => [...name(n), 0x00, i])));
@@ -610,6 +686,12 @@ export interface SimdKernel {
     dgh: number,
     n: number,
   ): void;
+  /**
+   * `op` (see {@link SimdMap}) over n float32s at element offset `off`, in
+   * place, with parameters p0, p1: the bits of the op's JavaScript loop
+   * (tensor/optable.ts). n is rounded up to even.
+   */
+  map32(op: SimdMap, off: number, n: number, p0: number, p1: number): void;
   /**
    * What the memory holds, for callers that keep data there from one call to
    * the next (a packed weight matrix): a caller that writes the memory sets
@@ -696,6 +778,9 @@ export function simdKernel(): SimdKernel | null {
     const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
+    const maps = Object.fromEntries(
+      Object.keys(MAPS).map((op) => [op, inst.exports[`map_${op}`] as Fn]),
+    ) as Record<SimdMap, Fn>;
     const k: SimdKernel = {
       f64: new Float64Array(memory.buffer),
       f32: new Float32Array(memory.buffer),
@@ -714,6 +799,7 @@ export function simdKernel(): SimdKernel | null {
       gruH: (z, nn, h, d, n) => gruH(z * 4, nn * 4, h * 4, d * 4, n),
       gruCellBack: (dh, dhz, rec, sv, hp, dgx, dgh, n) =>
         gruCellBack(dh * 4, dhz * 4, rec * 4, sv * 4, hp * 4, dgx * 4, dgh * 4, n),
+      map32: (op, off, n, p0, p1) => maps[op](off * 4, n, p0, p1),
       tag: 0,
       reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;

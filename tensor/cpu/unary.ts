@@ -3,12 +3,42 @@
  * its entry's `cpu` loop in the op table (`tensor/optable.ts`): a loop over
  * `n` contiguous elements, so `out` may alias `x` (each element is read before
  * it is written), computed in float64 and rounded to the output's dtype when
- * stored.
+ * stored. For float32 arrays of at least {@link SIMD_MAP_MIN} elements the
+ * ops whose loop branches on the data (relu, leakyRelu, step) and affine run
+ * as WebAssembly SIMD maps instead ({@link SimdKernel.map32}), block by block
+ * through the kernel's memory, with the same bits.
  *
  * @module
  */
 import type { TypedArray, UnaryOp } from "../backend.ts";
 import { UNARY_OPS } from "../optable.ts";
+import { isSimdMap, type SimdKernel, simdKernel, type SimdMap } from "./simd.ts";
+
+/** Elements below which a float32 op keeps its JavaScript loop (the copies cost more). */
+export const SIMD_MAP_MIN = 2048;
+
+/** Elements per block copied through the SIMD kernel's memory (fits the first-level caches). */
+const SIMD_MAP_BLOCK = 8192;
+
+function simdMap(
+  simd: SimdKernel,
+  op: SimdMap,
+  x: Float32Array,
+  o: Float32Array,
+  n: number,
+  p0: number,
+  p1: number,
+): void {
+  simd.reserve((SIMD_MAP_BLOCK + 2) * 4);
+  simd.tag = 0; // the memory's contents are replaced
+  const mem = simd.f32;
+  for (let at = 0; at < n; at += SIMD_MAP_BLOCK) {
+    const len = Math.min(SIMD_MAP_BLOCK, n - at);
+    mem.set(x.subarray(at, at + len), 0);
+    simd.map32(op, 0, len, p0, p1);
+    o.set(mem.subarray(0, len), at);
+  }
+}
 
 /**
  * Run unary op `op` over the first `n` elements: `o[i] = f(x[i])`. `o` may be
@@ -31,6 +61,13 @@ export function unaryKernel(
 ): void {
   const k = UNARY_OPS[op]?.cpu;
   if (k === undefined) throw new TypeError(`Cannot run cpu unary: unknown op "${op}"`);
+  if (
+    n >= SIMD_MAP_MIN && isSimdMap(op) && x instanceof Float32Array &&
+    o instanceof Float32Array
+  ) {
+    const simd = simdKernel();
+    if (simd) return simdMap(simd, op, x, o, n, p0, p1);
+  }
   k(x, o, n, p0, p1);
 }
 
