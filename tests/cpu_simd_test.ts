@@ -16,6 +16,8 @@ import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
 import { withCpuThreads } from "../tensor/cpu/pool.ts";
 import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
+import { binaryKernel } from "../tensor/cpu/binary.ts";
+import { contiguousStrides } from "../tensor/cpu/strided.ts";
 import { type Tensor, tensor } from "../mod.ts";
 
 /** Run f with SIMD forced on or off. */
@@ -238,3 +240,57 @@ Deno.test("float32 relu, leakyRelu, step and affine as SIMD maps give the JavaSc
 function isNaN32(bits: number): boolean {
   return (bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0;
 }
+
+Deno.test("float32 add, sub, mul and div in SIMD give the JavaScript loops' bits, broadcasting included", () => {
+  const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4028235e38, -3.4028235e38];
+  // [out shape, a shape, b shape]: same shape, bias rows (either side), a scalar, rows longer
+  // than a block (8192), and a column broadcast (not SIMD: the JS loop runs)
+  const cases: number[][][] = [
+    [[3001], [3001], [3001]],
+    [[300, 17], [300, 17], [17]],
+    [[300, 17], [17], [300, 17]],
+    [[5000], [5000], [1]],
+    [[2, 3, 9000], [2, 3, 9000], [9000]],
+    [[3, 20000], [3, 20000], [1]],
+    [[1000, 3], [1000, 1], [1, 3]],
+  ];
+  const stridesOf = (shape: number[], out: number[]) => {
+    const full = [...new Array(out.length - shape.length).fill(1), ...shape];
+    const st = contiguousStrides(full);
+    return full.map((d, i) => (d === 1 && out[i] !== 1 ? 0 : st[i]!));
+  };
+  for (const [out, sa, sb] of cases) {
+    const n = out!.reduce((x, y) => x * y);
+    const fill = (shape: number[], seed: number) => {
+      const m = shape.reduce((x, y) => x * y);
+      return Float32Array.from(
+        values(m, seed),
+        (v, i) => i < special.length ? special[(i + seed) % 9]! : v * 3,
+      );
+    };
+    const a = fill(sa!, 1), b = fill(sb!, 2);
+    for (const op of ["add", "sub", "mul", "div"] as const) {
+      const run = (on: boolean, inPlace: boolean) => {
+        const was = setSimdEnabled(on);
+        try {
+          const x = a.slice(), y = b.slice();
+          const o = inPlace && x.length === n ? x : new Float32Array(n);
+          binaryKernel(op, x, stridesOf(sa!, out!), y, stridesOf(sb!, out!), o, out!);
+          return new Uint32Array(o.buffer);
+        } finally {
+          setSimdEnabled(was);
+        }
+      };
+      const ref = run(false, false);
+      for (const inPlace of [false, true]) {
+        const got = run(true, inPlace);
+        const bad = got.findIndex((v, i) => v !== ref[i] && !(isNaN32(v) && isNaN32(ref[i]!)));
+        assert.equal(
+          bad,
+          -1,
+          `${op} ${JSON.stringify([out, sa, sb])} in place ${inPlace}: element ${bad}`,
+        );
+      }
+    }
+  }
+});

@@ -3,13 +3,86 @@
  * strides are first simplified ({@link coalesce}), so a contiguous same-shape
  * op or a scalar broadcast runs as one flat loop and a bias-style broadcast as
  * one loop per row; each op's row loop (its entry's `cpu` in the op table,
- * `tensor/optable.ts`) has fast paths for unit and zero strides.
+ * `tensor/optable.ts`) has fast paths for unit and zero strides. Float32
+ * add, sub, mul and div of at least {@link SIMD_BINARY_MIN} elements whose
+ * operands are each contiguous, one row broadcast over the rows, or a scalar
+ * run in WebAssembly SIMD instead ({@link SimdKernel.binary32}), block by
+ * block through the kernel's memory, with the same bits.
  *
  * @module
  */
 import type { BinaryOp, TypedArray } from "../backend.ts";
 import { BINARY_OPS } from "../optable.ts";
-import { coalesce, contiguousStrides, extentOf, numel, RowCursor } from "./strided.ts";
+import { type SimdBinary, type SimdKernel, simdKernel } from "./simd.ts";
+import { coalesce, contiguousStrides, extentOf, type Layout, numel, RowCursor } from "./strided.ts";
+
+/** Elements below which a float32 op keeps its JavaScript loop. */
+export const SIMD_BINARY_MIN = 2048;
+
+/** Output elements per block through the SIMD kernel's memory. */
+const BLOCK = 8192;
+
+const SIMD_BINARY: ReadonlySet<string> = new Set<SimdBinary>(["add", "sub", "mul", "div"]);
+
+/**
+ * One operand of {@link simdBinary}: its element offset of output element
+ * (r, j) is r·rowStride + j·inner, with rowStride = len, inner = 1
+ * (contiguous), rowStride 0, inner 1 (one row for all) or both 0 (a scalar).
+ */
+function simdOperandOk(rowStride: number, inner: number, len: number): boolean {
+  return inner === 1 ? rowStride === len || rowStride === 0 : inner === 0 && rowStride === 0;
+}
+
+/**
+ * `o = a op b` for a coalesced layout of rank 1 or 2 whose operands
+ * {@link simdOperandOk} accepts, in the SIMD kernel's memory; false (nothing
+ * done) for any other layout.
+ */
+function simdBinary(
+  simd: SimdKernel,
+  op: SimdBinary,
+  a: Float32Array,
+  b: Float32Array,
+  o: Float32Array,
+  layout: Layout,
+): boolean {
+  const rank = layout.shape.length;
+  if (rank < 1 || rank > 2) return false;
+  const len = layout.shape[rank - 1]!, rows = rank === 2 ? layout.shape[0]! : 1;
+  const ops = [a, b].map((arr, t) => {
+    const st = layout.strides[t]!;
+    return { arr, row: rank === 2 ? st[0]! : 0, inner: st[rank - 1]! };
+  });
+  if (!ops.every((p) => simdOperandOk(p.row, p.inner, len))) return false;
+  // memory: a block of a, of b, of o (each padded to whole vectors)
+  const W = BLOCK + 4, at = [0, W], O = 2 * W;
+  simd.reserve(3 * W * 4);
+  simd.tag = 0; // the memory's contents are replaced
+  const mem = simd.f32;
+  // a chunk is R whole rows (len ≤ BLOCK) or one piece of a row
+  const R = len <= BLOCK ? Math.floor(BLOCK / len) : 1;
+  const piece = len <= BLOCK ? len : BLOCK;
+  // operands the same for every chunk (a broadcast row repeated R times, a scalar) go in once
+  ops.forEach((p, t) => {
+    if (p.inner === 0) mem.fill(p.arr[0]!, at[t]!, at[t]! + R * piece);
+    else if (p.row === 0 && len <= BLOCK) {
+      for (let r = 0; r < R; r++) mem.set(p.arr.subarray(0, len), at[t]! + r * len);
+    }
+  });
+  for (let r0 = 0; r0 < rows; r0 += R) {
+    for (let s = 0; s < len; s += piece) {
+      const nr = Math.min(R, rows - r0), size = nr === 1 ? Math.min(piece, len - s) : nr * len;
+      const start = r0 * len + s;
+      ops.forEach((p, t) => {
+        if (p.row !== 0) mem.set(p.arr.subarray(start, start + size), at[t]!);
+        else if (p.inner === 1 && len > BLOCK) mem.set(p.arr.subarray(s, s + size), at[t]!);
+      });
+      simd.binary32(op, O, at[0]!, at[1]!, size);
+      o.set(mem.subarray(O, O + size), start);
+    }
+  }
+  return true;
+}
 
 type TA = TypedArray;
 
@@ -67,6 +140,13 @@ export function binaryKernel(
   if (rank === 0) {
     k(a, 0, 0, b, 0, 0, o, 0, 1);
     return;
+  }
+  if (
+    total >= SIMD_BINARY_MIN && SIMD_BINARY.has(op) && a instanceof Float32Array &&
+    b instanceof Float32Array && o instanceof Float32Array
+  ) {
+    const simd = simdKernel();
+    if (simd && simdBinary(simd, op as SimdBinary, a, b, o, layout)) return;
   }
   const len = layout.shape[rank - 1]!;
   const sa = layout.strides[0]![rank - 1]!, sb = layout.strides[1]![rank - 1]!;

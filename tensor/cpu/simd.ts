@@ -288,21 +288,21 @@ function loopBody(
   return [...uleb(body.length), ...body];
 }
 
-/** The body of `add32(dst, a, b, n)`: dst[i] = a[i] + b[i] in float32, four lanes at a time. */
-function add32Body(): number[] {
+/** The float32 arithmetic of {@link SimdKernel.binary32}, by op name. */
+const BINARY32 = { add: F32X4_ADD, sub: F32X4_SUB, mul: F32X4_MUL, div: F32X4_DIV } as const;
+
+/** The ops {@link SimdKernel.binary32} runs. */
+export type SimdBinary = keyof typeof BINARY32;
+
+/**
+ * The body of `add32(dst, a, b, n)` (or sub, mul, div): dst[i] = a[i] op b[i]
+ * in float32, four lanes at a time.
+ */
+function binary32Body(op: number[]): number[] {
   return loopBody(4, 16, 0, 0, (e, O) => {
     e(GET, 0, GET, O, I32_ADD); // store address
     e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4));
-    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_ADD, V_STORE, mem(0, 4));
-  });
-}
-
-/** The body of `mul32(dst, a, b, n)`: dst[i] = a[i] · b[i] in float32, four lanes at a time. */
-function mul32Body(): number[] {
-  return loopBody(4, 16, 0, 0, (e, O) => {
-    e(GET, 0, GET, O, I32_ADD);
-    e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4));
-    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), F32X4_MUL, V_STORE, mem(0, 4));
+    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), op, V_STORE, mem(0, 4));
   });
 }
 
@@ -591,8 +591,11 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["strip32", 0, stripBody(4, fma, MR32)],
     ["sigmoid32", 1, activationBody("sigmoid", fma)],
     ["tanh32", 1, activationBody("tanh", fma)],
-    ["add32", 3, add32Body()],
-    ["mul32", 3, mul32Body()],
+    ...Object.entries(BINARY32).map(([op, code]): [string, number, number[]] => [
+      `${op}32`,
+      3,
+      binary32Body(code),
+    ]),
     ["lstmCell", 3, lstmCellBody()],
     ["lstmCellBack", 4, lstmCellBackBody()],
     ["gruPre", 5, gruPreBody()],
@@ -637,6 +640,13 @@ export interface SimdKernel {
   add32(dst: number, a: number, b: number, n: number): void;
   /** dst[i] = a[i] · b[i] for n float32s (as {@link SimdKernel.add32}). */
   mul32(dst: number, a: number, b: number, n: number): void;
+  /**
+   * dst[i] = a[i] op b[i] for n float32s (as {@link SimdKernel.add32}):
+   * float32 +, −, ·, ÷ give the bits of a JavaScript loop over Float32Arrays
+   * (float64 arithmetic rounded once to float32: double rounding is harmless
+   * for these four).
+   */
+  binary32(op: SimdBinary, dst: number, a: number, b: number, n: number): void;
   /**
    * One row of an LSTM cell update: with activated gates i, f, g at element
    * offsets `g`, `g + n`, `g + 2n`, `cn[j] = f·c[j] + i·g` computed in
@@ -774,6 +784,9 @@ export function simdKernel(): SimdKernel | null {
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
     type Fn = (...p: number[]) => void;
     const add32 = inst.exports.add32 as Fn, mul32 = inst.exports.mul32 as Fn;
+    const binary = Object.fromEntries(
+      Object.keys(BINARY32).map((op) => [op, inst.exports[`${op}32`] as Fn]),
+    ) as Record<SimdBinary, Fn>;
     const gruPre = inst.exports.gruPre as Fn, gruN = inst.exports.gruN as Fn;
     const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
@@ -800,6 +813,7 @@ export function simdKernel(): SimdKernel | null {
       gruCellBack: (dh, dhz, rec, sv, hp, dgx, dgh, n) =>
         gruCellBack(dh * 4, dhz * 4, rec * 4, sv * 4, hp * 4, dgx * 4, dgh * 4, n),
       map32: (op, off, n, p0, p1) => maps[op](off * 4, n, p0, p1),
+      binary32: (op, d, a, b, n) => binary[op](d * 4, a * 4, b * 4, n),
       tag: 0,
       reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;
