@@ -195,9 +195,13 @@ export function setPoolBackoff(on: boolean): boolean {
   return was;
 }
 
-/** Whether new storages should go to the shared arena (the pool may use them). */
+/**
+ * Whether new storages should go to the shared arena: whenever it exists,
+ * with one thread too (its blocks are reused without zeroing, where a fresh
+ * typed array is zeroed and page-faulted in; the pool may use them).
+ */
 export function wantShared(): boolean {
-  return cpuThreads() > 1 && broken === null;
+  return sharedArena() !== null;
 }
 
 /** Counters of the pool since the program started (for tests and benchmarks). */

@@ -48,7 +48,8 @@ export class CpuStorage implements Storage {
 
 /**
  * Allocate a typed array of `size` elements of `dtype`: in the shared arena
- * while the thread pool is on (so workers can reach it), else a plain one.
+ * where it exists (reused blocks; the pool's workers can reach it), else a
+ * plain one.
  *
  * @param size element count
  * @param dtype element type
