@@ -18,6 +18,8 @@ import { withCpuThreads } from "../tensor/cpu/pool.ts";
 import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { binaryKernel } from "../tensor/cpu/binary.ts";
 import { contiguousStrides } from "../tensor/cpu/strided.ts";
+import { optimizerStepKernel, SIMD_ADAM_MIN } from "../tensor/routines/optim/cpu.ts";
+import { arrayOf } from "../tensor/cpu/storage.ts";
 import { type Tensor, tensor } from "../mod.ts";
 
 /** Run f with SIMD forced on or off. */
@@ -292,5 +294,60 @@ Deno.test("float32 add, sub, mul and div in SIMD give the JavaScript loops' bits
         );
       }
     }
+  }
+});
+
+Deno.test("float32 Adam and AdamW updates in SIMD give the JavaScript loop's bits", async () => {
+  const cpu = new CpuBackend();
+  const n = 3 * 4096 + 7; // three whole blocks and an odd tail
+  assert.ok(n >= SIMD_ADAM_MIN);
+  const specials = [0, -0, 1e-45, -3.4e38, 3.4e38, 1e-20, -1e-30];
+  const start = (seed: number, scale: number) =>
+    Float32Array.from(values(n, seed), (v, i) => (i < specials.length ? specials[i]! : v * scale));
+  const variants: [string, "adam" | "adamw", number][] = [
+    ["adam", "adam", 0],
+    ["adam + L2", "adam", 0.01],
+    ["adamw", "adamw", 0.05],
+  ];
+  for (const [name, kind, weightDecay] of variants) {
+    const run = async (on: boolean) => {
+      const was = setSimdEnabled(on);
+      try {
+        // every third parameter starts at 0, so its update is not hidden by its rounding
+        const p0 = start(1, 2).map((x, i) => (i % 3 === 0 ? 0 : x));
+        const [p, m, v] = [p0, start(2, 0.1), start(3, 0.01).map(Math.abs)].map((a) =>
+          cpu.upload(a, "float32")
+        );
+        for (let t = 1; t <= 3; t++) {
+          const grad = cpu.upload(start(10 + t, 1e3 ** (t - 2)), "float32");
+          optimizerStepKernel({
+            kind,
+            param: p!,
+            grad,
+            expAvg: m!,
+            expAvgSq: v!,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay,
+            biasCorrection1: 1 - 0.9 ** t,
+            biasCorrection2: 1 - 0.999 ** t,
+          }, (st, role) => arrayOf(cpu, st, role));
+        }
+        return Promise.all(
+          [p!, m!, v!].map(async (st) => new Uint32Array((await cpu.read(st)).buffer)),
+        );
+      } finally {
+        setSimdEnabled(was);
+      }
+    };
+    const [ref, got] = [await run(false), await run(true)];
+    ["param", "expAvg", "expAvgSq"].forEach((what, k) => {
+      const bad = got[k]!.findIndex((x, i) =>
+        x !== ref[k]![i] && !(isNaN32(x) && isNaN32(ref[k]![i]!))
+      );
+      assert.equal(bad, -1, `${name}: ${what} element ${bad}`);
+    });
   }
 });

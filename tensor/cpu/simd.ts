@@ -60,6 +60,7 @@ const V_LOAD64_ZERO = [SIMD, 0x5d], V_STORE64_LANE = [SIMD, 0x5b];
 const F64X2_PROMOTE_LOW_F32X4 = [SIMD, 0x5f], F32X4_DEMOTE_F64X2_ZERO = [SIMD, 0x5e];
 const F64X2_SUB = [SIMD, 0xf1, 0x01];
 const F64X2_SPLAT = [SIMD, 0x14], F64X2_GT = [SIMD, 0x4a], F64X2_MAX = [SIMD, 0xf5, 0x01];
+const F64X2_SQRT = [SIMD, 0xef, 0x01], F64X2_DIV = [SIMD, 0xf3, 0x01];
 const F64 = 0x7c;
 
 /** A v128 constant: four float32 lanes equal to `x`. */
@@ -573,6 +574,64 @@ function mapBody(lanes: (e: Emit) => void): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/** How an Adam update treats weight decay: none, added to the gradient (Adam's L2), or decoupled (AdamW). */
+export type AdamDecay = "none" | "l2" | "decoupled";
+
+/**
+ * The body of `adam32_<decay>(p, g, m, v, n, b1, c1, b2, c2, stepSize,
+ * bc2Sqrt, eps, wd)`: one Adam / AdamW update of n float32 parameters in
+ * place, two float64 lanes at a time (n rounded up to even), with the
+ * operations, their order and the roundings of the JavaScript loop in
+ * tensor/routines/optim/cpu.ts: d = g (+ wd·x for l2; x ·= wd for
+ * decoupled), m = b1·m + c1·d and v = b2·v + c2·(d·d), each stored as
+ * float32 and used as stored, p = x − stepSize·(m / (√v / bc2Sqrt + eps)).
+ */
+function adamBody(decay: AdamDecay): number[] {
+  // params 0 p, 1 g, 2 m, 3 v, 4 n (i32), 5 b1, 6 c1, 7 b2, 8 c2, 9 stepSize, 10 bc2Sqrt,
+  // 11 eps, 12 wd (f64); locals 13 o, 14 end (i32); 15–22 the f64 params splatted,
+  // 23 x, 24 d, 25 m, 26 v (v128)
+  const O = 13, END_ = 14, X = 23, D = 24, M = 25, V = 26;
+  const [B1, C1, B2, C2, SS, BC, EPS, WD] = [15, 16, 17, 18, 19, 20, 21, 22];
+  const code: number[] = [];
+  const e: Emit = (...b) => {
+    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
+  };
+  /** Round the float64 lanes on the stack to float32, store them at `ptr` + o and keep them in `to`. */
+  const keep = (ptr: number, to: number) => {
+    e(F32X4_DEMOTE_F64X2_ZERO, F64X2_PROMOTE_LOW_F32X4, SET, to);
+    e(GET, ptr, GET, O, I32_ADD, GET, to, F32X4_DEMOTE_F64X2_ZERO, V_STORE64_LANE, mem(0, 3), 0);
+  };
+  e(BLOCK, VOID, GET, 4, I32_EQZ, BR_IF, 0);
+  e(GET, 4, I32_CONST, 1, I32_ADD, I32_CONST, 1, I32_SHR_U, I32_CONST, 3, I32_SHL, SET, END_);
+  for (let i = 0; i < 8; i++) e(GET, 5 + i, F64X2_SPLAT, SET, B1 + i);
+  e(I32_CONST, 0, SET, O);
+  e(LOOP, VOID);
+  load2(e, 0, O);
+  e(SET, X);
+  load2(e, 1, O);
+  e(SET, D);
+  if (decay === "l2") e(GET, D, GET, WD, GET, X, F64X2_MUL, F64X2_ADD, SET, D);
+  if (decay === "decoupled") e(GET, X, GET, WD, F64X2_MUL, SET, X);
+  e(GET, B1);
+  load2(e, 2, O);
+  e(F64X2_MUL, GET, C1, GET, D, F64X2_MUL, F64X2_ADD);
+  keep(2, M);
+  e(GET, B2);
+  load2(e, 3, O);
+  e(F64X2_MUL, GET, C2, GET, D, GET, D, F64X2_MUL, F64X2_MUL, F64X2_ADD);
+  keep(3, V);
+  store2(e, 0, O, -1, () => {
+    e(GET, X, GET, SS, GET, M, GET, V, F64X2_SQRT, GET, BC, F64X2_DIV, GET, EPS, F64X2_ADD);
+    e(F64X2_DIV, F64X2_MUL, F64X2_SUB);
+  });
+  e(GET, O, I32_CONST, 8, I32_ADD, TEE, O, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  const locals = vec([[...uleb(2), I32], [...uleb(12), V128]]);
+  const body = [...locals, ...code];
+  return [...uleb(body.length), ...body];
+}
+
 /**
  * The module's bytes: imports memory `env.mem`, exports the functions of
  * {@link SimdKernel} (`strip32` with relaxed fused multiply-adds when `fma`).
@@ -583,6 +642,8 @@ function moduleBytes(fma: boolean): Uint8Array {
   const ARITY = [6, 2, 3, 4, 8, 5];
   const types = ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]);
   const MAP_TYPE = types.push([0x60, ...vec([[I32], [I32], [F64], [F64]]), 0]) - 1;
+  const ADAM_TYPE =
+    types.push([0x60, ...vec([...new Array(5).fill([I32]), ...new Array(8).fill([F64])]), 0]) - 1;
   const type = section(1, vec(types));
   const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
   const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
@@ -602,6 +663,11 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["gruN", 0, gruNBody()],
     ["gruH", 5, gruHBody()],
     ["gruCellBack", 4, gruCellBackBody()],
+    ...(["none", "l2", "decoupled"] as const).map((d): [string, number, number[]] => [
+      `adam32_${d}`,
+      ADAM_TYPE,
+      adamBody(d),
+    ]),
     ...Object.entries(MAPS).map(([op, lanes]): [string, number, number[]] => [
       `map_${op}`,
       MAP_TYPE,
@@ -703,6 +769,21 @@ export interface SimdKernel {
    */
   map32(op: SimdMap, off: number, n: number, p0: number, p1: number): void;
   /**
+   * One Adam / AdamW update of n float32 parameters at element offsets p, g
+   * (gradient), m, v (the moments), in place, with the bits of the
+   * JavaScript loop (see `adamBody`): `wd` is Adam's L2 factor or AdamW's
+   * decay factor 1 − lr·wd, as `decay` says. n is rounded up to even.
+   */
+  adam32(
+    decay: AdamDecay,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    s: readonly [number, number, number, number, number, number, number, number],
+  ): void;
+  /**
    * What the memory holds, for callers that keep data there from one call to
    * the next (a packed weight matrix): a caller that writes the memory sets
    * it to its own tag, or to 0 (unknown contents).
@@ -784,6 +865,9 @@ export function simdKernel(): SimdKernel | null {
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
     type Fn = (...p: number[]) => void;
     const add32 = inst.exports.add32 as Fn, mul32 = inst.exports.mul32 as Fn;
+    const adam = Object.fromEntries(
+      (["none", "l2", "decoupled"] as const).map((d) => [d, inst.exports[`adam32_${d}`] as Fn]),
+    ) as Record<AdamDecay, Fn>;
     const binary = Object.fromEntries(
       Object.keys(BINARY32).map((op) => [op, inst.exports[`${op}32`] as Fn]),
     ) as Record<SimdBinary, Fn>;
@@ -814,6 +898,7 @@ export function simdKernel(): SimdKernel | null {
         gruCellBack(dh * 4, dhz * 4, rec * 4, sv * 4, hp * 4, dgx * 4, dgh * 4, n),
       map32: (op, off, n, p0, p1) => maps[op](off * 4, n, p0, p1),
       binary32: (op, d, a, b, n) => binary[op](d * 4, a * 4, b * 4, n),
+      adam32: (decay, p, g, m, v, n, s) => adam[decay](p * 4, g * 4, m * 4, v * 4, n, ...s),
       tag: 0,
       reserve(bytes: number): void {
         if (memory.buffer.byteLength >= bytes) return;
