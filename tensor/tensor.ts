@@ -348,21 +348,21 @@ export class Tensor {
   /**
    * A deferred tensor of `shape` on this tensor's backend and dtype: `fill`
    * writes its contents the first time its storage is read (never, when it
-   * is disposed unread); each of `sources` stays alive until then (see
-   * {@link Buf}). `mark` says what it stands for, so readers able to read
-   * strided memory may read the source instead. How ops defer copies
-   * without importing this module. @internal
+   * is disposed unread); each of `sources` (tensors or buffers) stays alive
+   * until then (see {@link Buf}). `mark` says what it stands for, so readers
+   * able to read strided memory may read the source instead. How ops defer
+   * copies without importing this module. @internal
    */
   deferred(
     shape: readonly number[],
-    sources: readonly Tensor[],
+    sources: readonly (Tensor | Buf)[],
     fill: (out: Storage) => void,
     mark: { view?: PendingView; pad?: Buf["pendingPad"] } = {},
   ): Tensor {
     const b = new Buf(
       { backend: this.backendImpl, size: sizeOf(shape), dtype: this.dtype },
       fill,
-      sources.map((t) => t.buf),
+      sources.map((t) => (t instanceof Buf ? t : t.buf)),
     );
     b.pendingView = mark.view ?? null;
     b.pendingPad = mark.pad ?? null;

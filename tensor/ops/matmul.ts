@@ -12,7 +12,18 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
-import { expandRaw, reshape } from "./shape.ts";
+import { contiguousSource, expandRaw, reshape } from "./shape.ts";
+import type { Storage } from "../backend.ts";
+
+/**
+ * The row-major elements of an operand: the source itself when the operand
+ * is a deferred contiguous range starting at its source's first element (the
+ * sequence part of a fused LSTM layer's packed output), so no copy runs.
+ */
+function rowMajor(t: Tensor): Storage {
+  const r = contiguousSource(t.buf);
+  return r && r.offset === 0 ? r.src.storage : t.storage;
+}
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -51,7 +62,7 @@ function core(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   };
   const pa = prep(a, aBatch), pb = prep(b, bBatch);
   const out = a.alloc([...batchShape, m, n]);
-  a.backendImpl.matmul(pa.t.storage, pb.t.storage, out.storage, {
+  a.backendImpl.matmul(rowMajor(pa.t), rowMajor(pb.t), out.storage, {
     batch,
     m,
     n,

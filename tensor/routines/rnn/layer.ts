@@ -16,8 +16,10 @@
  * the outputs callers see are differentiable slices of it; the autograd
  * engine sums their gradients into the packed gradient before the rule runs:
  *
- * - LSTM: packed [B, T + 1, H]; rows t < T hold h_t (the sequence), row T
- *   holds c_T; h_T is row T − 1.
+ * - LSTM: packed, flat, B·(T + 1)·H elements: the sequence h_t [B, T, H]
+ *   row-major first, then c_T [B, H]; h_T is row T − 1 of the sequence. The
+ *   sequence being a contiguous prefix, a matmul reads it in place (the
+ *   next layer's input projection, the head): no copy.
  * - GRU: packed = the sequence [B, T, H] itself; h_T is row T − 1.
  *
  * @module
@@ -27,6 +29,7 @@ import { record } from "../../autograd.ts";
 import { fmtShape, ShapeError } from "../../errors.ts";
 import { checkSame } from "../../ops/elementwise.ts";
 import { reshape, slice } from "../../ops/shape.ts";
+import { sizeOf } from "../../shape.ts";
 import { empty, needsGrad, type Tensor } from "../../tensor.ts";
 import { routineTrait, runRoutine } from "../registry.ts";
 import type {
@@ -231,14 +234,14 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   const G = 4 * H, be = xproj.backendImpl, dtype = xproj.dtype;
   const inputs = [xproj, whh, h0, c0];
   const saving = needsGrad(...inputs);
-  const S = (T + 1) * H; // row stride of the packed output
-  const packed = empty(be, [B, T + 1, H], dtype);
-  // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed row T.
+  const S = T * H, CT = B * T * H; // row stride of h_t in packed; where c_T starts
+  const packed = empty(be, [CT + B * H], dtype);
+  // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed's c_T part.
   const cells = empty(be, [T - 1, B, H], dtype);
   const gates = saving ? empty(be, [T, B, G], dtype) : null;
   const whhT = transposedWeights(be, whh, B, T, H, 4);
   const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
-    t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
+    t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
@@ -266,15 +269,14 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       // deferred pad of it, so read it in place and start from dc = 0 (no pad, no copy).
       const pad = g.buf.pendingPad;
       const seqOnly = pad !== null && !g.buf.materialized && pad.offset === 0 &&
-        pad.srcShape.length === 3 && pad.srcShape[0] === B && pad.srcShape[1] === T &&
-        pad.srcShape[2] === H;
-      const gStore = seqOnly ? pad.src.storage : g.storage, gStride = seqOnly ? T * H : S;
+        sizeOf(pad.srcShape) === CT;
+      const gStore = seqOnly ? pad.src.storage : g.storage;
       if (seqOnly) be.fill(dc.storage, 0);
       else {
-        // dL/dc_{T−1} arrives in row T of the packed gradient.
-        be.copy(g.storage, { shape: [B, H], strides: [S, 1], offset: T * H }, dc.storage, {
-          shape: [B, H],
-          strides: [H, 1],
+        // dL/dc_{T−1} arrives in the c_T part of the packed gradient.
+        be.copy(g.storage, { shape: [B * H], strides: [1], offset: CT }, dc.storage, {
+          shape: [B * H],
+          strides: [1],
           offset: 0,
         });
       }
@@ -283,7 +285,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
         runRoutine<LstmStepBackwardArgs>(be, "lstmStepBackward", {
           batch: B,
           hidden: H,
-          dh: rows(gStore, t * H, gStride),
+          dh: rows(gStore, t * H, S),
           cPrev: cRows(t - 1, c0s.storage, cs.storage, ps.storage),
           c: cRows(t, c0s.storage, cs.storage, ps.storage),
           gates: rows(gs.storage, t * B * G, G),
@@ -304,13 +306,15 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
     gates.dispose();
   }
   cells.dispose();
-  const seq = slice(packed, [0, 0, 0], [B, T, H]);
-  const hT3 = slice(packed, [0, T - 1, 0], [B, 1, H]);
-  const cT3 = slice(packed, [0, T, 0], [B, 1, H]);
+  // Deferred slices: h_T's reads packed directly (a slice of a contiguous range).
+  const flat = slice(packed, [0], [CT]), cFlat = slice(packed, [CT], [B * H]);
   packed.dispose();
-  const hT = reshape(hT3, [B, H]), cT = reshape(cT3, [B, H]);
+  const seq = reshape(flat, [B, T, H]), cT = reshape(cFlat, [B, H]);
+  flat.dispose();
+  cFlat.dispose();
+  const hT3 = slice(seq, [0, T - 1, 0], [B, 1, H]);
+  const hT = reshape(hT3, [B, H]);
   hT3.dispose();
-  cT3.dispose();
   return { output: seq, hT, cT };
 }
 
