@@ -3,7 +3,8 @@
  * steps through sequence buffers where h_{t−1} and h_t share a storage,
  * with and without saved gates, the last step without a next-step gradient;
  * and the forward steps on awkward sizes with and without W_hhᵀ (`whhT`,
- * the tvec4/tscalar kernels), aligned and misaligned row views.
+ * the tvec4/tscalar kernels), aligned and misaligned row views, each
+ * WebGPU step also copying h_{t−1} out (`hPrev`, exactly the rows it read).
  */
 import type { Backend, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
@@ -129,6 +130,11 @@ async function forward(be: Backend, B: number, H: number, transposed: boolean, p
   // step 0 saves nothing: zeros there, so both backends read the same
   const bg = up(randArray(3 * H, 28, -w, w)), saved = up(new Float32Array(B * T * 4 * H));
   const at = (storage: Storage, t: number) => ({ storage, offset: pad + t * H, stride: S });
+  // h_{t−1} copied out by the steps (WebGPU only): rows [B, T, H] after `pad` elements
+  const hpS = pad + T * H, gpu = be.name === "webgpu";
+  const hpL = be.alloc(B * hpS, "float32"), hpG = be.alloc(B * hpS, "float32");
+  const hp = (storage: Storage, t: number) =>
+    gpu ? { storage, offset: pad + t * H, stride: hpS } : null;
   for (let t = 0; t < T; t++) {
     lstmStep(be, {
       batch: B,
@@ -140,6 +146,7 @@ async function forward(be: Backend, B: number, H: number, transposed: boolean, p
       hOut: at(hs, t + 1),
       cOut: at(cs, t + 1),
       gates: { storage: gates, offset: t * B * 4 * H, stride: 4 * H },
+      hPrev: hp(hpL, t),
     });
     gruStep(be, {
       batch: B,
@@ -150,11 +157,30 @@ async function forward(be: Backend, B: number, H: number, transposed: boolean, p
       bhh: bg,
       hOut: at(hg, t + 1),
       saved: t === 0 ? null : { storage: saved, offset: t * B * 4 * H, stride: 4 * H },
+      hPrev: hp(hpG, t),
     });
   }
   const out: Record<string, Float32Array> = {};
   for (const [k, s] of Object.entries({ hs, cs, gates, hg, saved } as Record<string, Storage>)) {
     out[k] = new Float32Array(await be.read(s));
+  }
+  if (gpu) {
+    for (const [name, copy] of [["hs", hpL], ["hg", hpG]] as const) {
+      const got = new Float32Array(await be.read(copy)),
+        seqAll = out[name]!;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          for (let j = 0; j < H; j++) {
+            const g = got[b * hpS + pad + t * H + j], want = seqAll[b * S + pad + t * H + j];
+            if (g !== want) {
+              throw new Error(
+                `${name} hPrev[${b}, ${t}, ${j}] = ${g}, h_{t−1} = ${want} (B=${B} H=${H})`,
+              );
+            }
+          }
+        }
+      }
+    }
   }
   return out;
 }

@@ -54,6 +54,13 @@ export interface LstmStepArgs {
   /** Receives the activated gates i, f, g, o [B, 4H] for backward; null skips saving. */
   gates: Rows | null;
   /**
+   * Optional: receives a copy of h_{t−1} (the rows `h` reads), for the
+   * layer's W_hh gradient. Only a backend whose kernel registered the trait
+   * `hPrev` writes it (WebGPU: so the layer needs no gather copies); others
+   * ignore it.
+   */
+  hPrev?: Rows | null;
+  /**
    * Optional id of the sequence pass this step belongs to (the forward or the
    * backward loop of one layer call), unique in the process; `whh` does not
    * change during a pass, so a backend may keep a prepared copy of it (the
@@ -124,6 +131,8 @@ export interface GruStepArgs {
   hOut: Rows;
   /** Receives r, z, n and W_hn·h_{t−1} + b_hn [B, 4H] for backward; null skips saving. */
   saved: Rows | null;
+  /** Optional: receives a copy of h_{t−1}, as {@link LstmStepArgs.hPrev}. */
+  hPrev?: Rows | null;
   /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
   pass?: number;
 }

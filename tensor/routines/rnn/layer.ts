@@ -138,13 +138,33 @@ function transposedWeights(
 }
 
 /**
+ * The buffer [B, T, H] the forward steps fill with h_{t−1} (routine arg
+ * `hPrev`) when the step kernel registered the trait `hPrev` and the layer
+ * saves for backward; else null (backward gathers the rows itself).
+ */
+function prevStates(
+  be: Backend,
+  saving: boolean,
+  B: number,
+  T: number,
+  H: number,
+  G: number,
+  dtype: Tensor["dtype"],
+): Tensor | null {
+  const step = G === 4 ? "lstmStep" : "gruStep";
+  return saving && routineTrait(be, step, "hPrev") ? empty(be, [B, T, H], dtype) : null;
+}
+
+/**
  * dW_hh = Σ_t dgᵀ_t · h_{t−1} as one matmul over all steps: the previous
- * hidden states are gathered into [B, T, H] (h0, then the sequence shifted
- * by one step) to line up with dg [B, T, G·H].
+ * hidden states in [B, T, H] (h0, then the sequence shifted by one step), to
+ * line up with dg [B, T, G·H]: `written` when the forward steps wrote them
+ * (see {@link prevStates}), else gathered here (two copies).
  */
 function recurrentWeightGrad(
   be: Backend,
   dg: Tensor,
+  written: Tensor | null,
   seq: Tensor,
   seqStride: number,
   h0: Tensor,
@@ -153,6 +173,22 @@ function recurrentWeightGrad(
   H: number,
   G: number,
 ): Tensor {
+  const dw = empty(be, [G * H, H], dg.dtype);
+  const mm = (hPrev: Tensor) =>
+    be.matmul(dg.storage, hPrev.storage, dw.storage, {
+      batch: 1,
+      m: G * H,
+      n: H,
+      k: B * T,
+      transA: true,
+      transB: false,
+      strideA: 0,
+      strideB: 0,
+    });
+  if (written) {
+    mm(written);
+    return dw;
+  }
   const hPrev = empty(be, [B, T, H], dg.dtype);
   be.copy(h0.storage, { shape: [B, H], strides: [H, 1], offset: 0 }, hPrev.storage, {
     shape: [B, H],
@@ -167,17 +203,7 @@ function recurrentWeightGrad(
       offset: H,
     });
   }
-  const dw = empty(be, [G * H, H], dg.dtype);
-  be.matmul(dg.storage, hPrev.storage, dw.storage, {
-    batch: 1,
-    m: G * H,
-    n: H,
-    k: B * T,
-    transA: true,
-    transB: false,
-    strideA: 0,
-    strideB: 0,
-  });
+  mm(hPrev);
   hPrev.dispose();
   return dw;
 }
@@ -239,6 +265,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed's c_T part.
   const cells = empty(be, [T - 1, B, H], dtype);
   const gates = saving ? empty(be, [T, B, G], dtype) : null;
+  const hPrev = prevStates(be, saving, B, T, H, 4, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 4);
   const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
@@ -255,14 +282,17 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       hOut: rows(packed.storage, t * H, S),
       cOut: cRows(t, c0.storage, cells.storage, packed.storage),
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
+      hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
     });
   }
   whhT?.dispose();
   if (gates) {
     const need = inputs.map((x) => x.requiresGrad);
-    record("lstmLayer", packed, inputs, [packed, cells, gates, whh, h0, c0], (g, saved) => {
+    const keep = [packed, cells, gates, whh, h0, c0, ...(hPrev ? [hPrev] : [])];
+    record("lstmLayer", packed, inputs, keep, (g, saved) => {
       const [ps, cs, gs, w, h0s, c0s] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+      const hp = saved[6] ?? null; // h_{t−1} as the forward steps wrote them
       const dxproj = empty(be, [B, T, G], dtype);
       const dc = empty(be, [B, H], dtype);
       // Only the sequence had a gradient (c_T and h_T unread): the packed gradient is a
@@ -298,13 +328,14 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       }
       return [
         dxproj,
-        need[1] ? recurrentWeightGrad(be, dxproj, ps, S, h0s, B, T, H, 4) : null,
+        need[1] ? recurrentWeightGrad(be, dxproj, hp, ps, S, h0s, B, T, H, 4) : null,
         need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
         need[3] ? dc : null,
       ];
     });
     gates.dispose();
   }
+  hPrev?.dispose();
   cells.dispose();
   // Deferred slices: h_T's reads packed directly (a slice of a contiguous range).
   const flat = slice(packed, [0], [CT]), cFlat = slice(packed, [CT], [B * H]);
@@ -348,6 +379,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   const S = T * H;
   const out = empty(be, [B, T, H], dtype);
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
+  const hPrev = prevStates(be, saving, B, T, H, 3, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 3);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
@@ -361,6 +393,7 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       bhh: bhh.storage,
       hOut: rows(out.storage, t * H, S),
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
+      hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
     });
   }
@@ -368,8 +401,10 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   let output = out;
   if (saved) {
     const need = inputs.map((x) => x.requiresGrad);
-    output = record("gruLayer", out, inputs, [out, saved, whh, h0], (g, sv) => {
+    const keep = [out, saved, whh, h0, ...(hPrev ? [hPrev] : [])];
+    output = record("gruLayer", out, inputs, keep, (g, sv) => {
       const [os, ss, w, h0s] = sv as [Tensor, Tensor, Tensor, Tensor];
+      const hp = sv[4] ?? null; // h_{t−1} as the forward steps wrote them
       const dgx = empty(be, [B, T, G], dtype);
       const dgh = empty(be, [B, T, G], dtype);
       const dhz = empty(be, [B, H], dtype);
@@ -401,13 +436,14 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       }
       return [
         dgx,
-        need[1] ? recurrentWeightGrad(be, dgh, os, S, h0s, B, T, H, 3) : null,
+        need[1] ? recurrentWeightGrad(be, dgh, hp, os, S, h0s, B, T, H, 3) : null,
         dbhh,
         dh0,
       ];
     });
     saved.dispose();
   }
+  hPrev?.dispose();
   const hT3 = slice(output, [0, T - 1, 0], [B, 1, H]);
   const hT = reshape(hT3, [B, H]);
   hT3.dispose();

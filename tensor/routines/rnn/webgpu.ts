@@ -58,9 +58,9 @@ interface Bound {
 
 /** Roles each kernel writes (`dc`, `dhz` are also read; every other role is only read). */
 const WRITES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["hOut", "cOut", "gates"],
+  lstmStep: ["hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dc", "dg"],
-  gruStep: ["hOut", "saved"],
+  gruStep: ["hOut", "saved", "hPrev"],
   gruStepBackward: ["dhz", "dgx", "dgh"],
 };
 const READ_WRITE = new Set(["dc", "dhz"]);
@@ -143,13 +143,13 @@ class StepBuilder {
   /**
    * Record the dispatch. The vec4 variant needs every vec4 role's rows (and
    * the next-step rows at `next`) to start at multiples of 4 elements.
-   * `transposed`: the `whh` role holds W_hhᵀ (forward kernels; the tvec4 or
-   * tscalar variant).
+   * `flag` is P[2] (see `rowSlot`). `transposed`: the `whh` role holds W_hhᵀ
+   * (forward kernels; the tvec4 or tscalar variant).
    */
   record(
     rt: Runtime,
     hidden: number,
-    flag: boolean,
+    flag: number | boolean,
     next: number,
     width: number,
     transposed = false,
@@ -190,7 +190,7 @@ class StepBuilder {
       ? "vec4"
       : "scalar";
     rt.dispatch(rnnShader(this.kernel, variant), bufs, (p) => {
-      p.u(0, this.batch).u(1, hidden).u(2, flag ? 1 : 0).u(3, next);
+      p.u(0, this.batch).u(1, hidden).u(2, Number(flag)).u(3, next);
       for (const r of order) {
         const v = this.roles.get(r)!, s = rowSlot(this.kernel, r);
         if (s >= 0) p.u(s, v.offset).u(s + 1, v.stride);
@@ -216,7 +216,9 @@ export function recordLstmStep(rt: Runtime, a: LstmStepArgs, bufOf: BufOf): void
     .flat("whh", a.whhT ?? a.whh, 4 * H * H).rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
   if (a.gates) s.rows("gates", a.gates, 4 * H);
   else s.none("gates");
-  s.record(rt, H, a.gates !== null, 0, H, a.whhT !== undefined);
+  if (a.hPrev) s.rows("hPrev", a.hPrev, H);
+  else s.none("hPrev");
+  s.record(rt, H, (a.gates ? 1 : 0) | (a.hPrev ? 2 : 0), 0, H, a.whhT !== undefined);
 }
 
 /**
@@ -257,7 +259,9 @@ export function recordGruStep(rt: Runtime, a: GruStepArgs, bufOf: BufOf): void {
     .flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
   if (a.saved) s.rows("saved", a.saved, 4 * H);
   else s.none("saved");
-  s.record(rt, H, a.saved !== null, 0, H, a.whhT !== undefined);
+  if (a.hPrev) s.rows("hPrev", a.hPrev, H);
+  else s.none("hPrev");
+  s.record(rt, H, (a.saved ? 1 : 0) | (a.hPrev ? 2 : 0), 0, H, a.whhT !== undefined);
 }
 
 /**
@@ -292,7 +296,7 @@ export function bufOf(be: WebGPUBackend, op: string): BufOf {
 registerRoutine<LstmStepArgs>("webgpu", "lstmStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStep(g.rt, a, bufOf(g, "lstmStep"));
-}, { whhT: true });
+}, { whhT: true, hPrev: true });
 registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStepBackward(g.rt, a, bufOf(g, "lstmStepBackward"));
@@ -300,7 +304,7 @@ registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
 registerRoutine<GruStepArgs>("webgpu", "gruStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStep(g.rt, a, bufOf(g, "gruStep"));
-}, { whhT: true });
+}, { whhT: true, hPrev: true });
 registerRoutine<GruStepBackwardArgs>("webgpu", "gruStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStepBackward(g.rt, a, bufOf(g, "gruStepBackward"));

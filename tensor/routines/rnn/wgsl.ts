@@ -35,6 +35,10 @@
  * multiples of 4. `tscalar` is the one-unit scalar kernel with the
  * transposed (still coalesced) indexing, for any sizes.
  *
+ * The forward kernels also copy h_{t−1} (the rows they read) to `hPrev`
+ * when flag bit 1 is set: the layer's W_hh gradient then reads those rows
+ * [B, T, H] as they are, with no gather copies.
+ *
  * Every binding is `read_write` storage: the step's roles may share a buffer
  * (h_t next to h_{t−1} in one sequence buffer; the next step's gradient rows
  * in the storage this step writes), and WebGPU allows one buffer bound
@@ -70,9 +74,9 @@ export const RNN_WG = 64;
 
 /** Binding names of each kernel, in binding order. */
 export const RNN_ROLES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["x", "h", "c", "whh", "hOut", "cOut", "gates"],
+  lstmStep: ["x", "h", "c", "whh", "hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dh", "cPrev", "c", "gates", "whh", "dc", "dg", "dgNext"],
-  gruStep: ["x", "h", "whh", "bhh", "hOut", "saved"],
+  gruStep: ["x", "h", "whh", "bhh", "hOut", "saved", "hPrev"],
   gruStepBackward: ["dh", "h", "saved", "whh", "dhz", "dgx", "dgh", "dghNext"],
 };
 
@@ -86,16 +90,17 @@ export const RNN_VEC4_ROLES: Record<RnnKernel, readonly string[]> = {
 
 /** Roles that are row views (offset, stride in the uniform), per kernel. */
 const ROW_ROLES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["x", "h", "c", "hOut", "cOut", "gates"],
+  lstmStep: ["x", "h", "c", "hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dh", "cPrev", "c", "gates", "dg"],
-  gruStep: ["x", "h", "hOut", "saved"],
+  gruStep: ["x", "h", "hOut", "saved", "hPrev"],
   gruStepBackward: ["dh", "h", "saved", "dgx", "dgh"],
 };
 
 /**
  * Parameter slot of a row role's offset (its stride follows at +1), or -1
- * for a role that is not a row view. P[0] = B, P[1] = H, P[2] = flag (gates
- * or saved values wanted, forward; next-step gradient present, backward),
+ * for a role that is not a row view. P[0] = B, P[1] = H, P[2] = flags
+ * (forward: bit 0 gates or saved values wanted, bit 1 h_{t−1} copied to
+ * `hPrev`; backward: next-step gradient present),
  * P[3] = element offset of the next step's gradient rows (stride: `dg`'s or
  * `dgh`'s).
  *
@@ -281,10 +286,16 @@ ${body}
   return { head, perUnit: (r, body) => `    let dr = d[${r}];\n${body}` };
 }
 
+/** h_{t−1}[b, j] of row r in a one-unit forward kernel, from the scalar or the vec4 view of the rows. */
+function hPrevAt(v: RnnVariant, r: number): string {
+  return v === "vec4" ? `h[hr${r} + j / 4u][j % 4u]` : `h[hr${r} + j]`;
+}
+
 function lstmStep(v: RnnVariant): string {
   const k: RnnKernel = "lstmStep";
   const [xo, xs] = view(k, "x"), [co, cs] = view(k, "c");
   const [hoo, hos] = view(k, "hOut"), [coo, cos] = view(k, "cOut"), [go, gs] = view(k, "gates");
+  const [hpo, hps] = view(k, "hPrev"), hAt = (r: number) => hPrevAt(v, r);
   const { head, perUnit } = forwardDots(k, 4, v);
   if (v === "tvec4") {
     // Every row role is vec4 along the units: lanes are j0 … j0 + 3.
@@ -296,7 +307,8 @@ function lstmStep(v: RnnVariant): string {
     let cn = fg * c[${q4(co, cs)}] + ig * gg;
     cOut[${q4(coo, cos)}] = cn;
     hOut[${q4(hoo, hos)}] = og * tanh4(cn);
-    if (pu(2u) != 0u) {
+    if ((pu(2u) & 2u) != 0u) { hPrev[${q4(hpo, hps)}] = h[hr${r} + jq]; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${q4(go, gs)};
       gates[o] = ig; gates[o + nj] = fg; gates[o + 2u * nj] = gg; gates[o + 3u * nj] = og;
     }`
@@ -311,7 +323,8 @@ function lstmStep(v: RnnVariant): string {
     let cn = fg * c[${co} + b * ${cs} + j] + ig * gg;
     cOut[${coo} + b * ${cos} + j] = cn;
     hOut[${hoo} + b * ${hos} + j] = og * tanh_(cn);
-    if (pu(2u) != 0u) {
+    if ((pu(2u) & 2u) != 0u) { hPrev[${hpo} + b * ${hps} + j] = ${hAt(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${go} + b * ${gs} + j;
       gates[o] = ig; gates[o + H] = fg; gates[o + 2u * H] = gg; gates[o + 3u * H] = og;
     }`,
@@ -345,8 +358,7 @@ function lstmStepBackward(v: RnnVariant): string {
 function gruStep(v: RnnVariant): string {
   const k: RnnKernel = "gruStep";
   const [xo, xs] = view(k, "x"), [hoo, hos] = view(k, "hOut"), [so, ss] = view(k, "saved");
-  // h_{t−1}[b, j] itself, from the scalar or the vec4 view of the rows.
-  const hPrev = (r: number) => v === "vec4" ? `h[hr${r} + j / 4u][j % 4u]` : `h[hr${r} + j]`;
+  const [hpo, hps] = view(k, "hPrev"), hAt = (r: number) => hPrevAt(v, r);
   const { head, perUnit } = forwardDots(k, 3, v);
   if (v === "tvec4") {
     // Every row role is vec4 along the units: lanes are j0 … j0 + 3.
@@ -358,7 +370,8 @@ function gruStep(v: RnnVariant): string {
     let zg = sigmoid4(x[xo + nj] + (s${r}_1 + bhh[jq + nj]));
     let ng = tanh4(x[xo + 2u * nj] + rg * an);
     hOut[${q4(hoo, hos)}] = (1.0 - zg) * ng + zg * h[hr${r} + jq];
-    if (pu(2u) != 0u) {
+    if ((pu(2u) & 2u) != 0u) { hPrev[${q4(hpo, hps)}] = h[hr${r} + jq]; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${q4(so, ss)};
       saved[o] = rg; saved[o + nj] = zg; saved[o + 2u * nj] = ng; saved[o + 3u * nj] = an;
     }`
@@ -372,8 +385,9 @@ function gruStep(v: RnnVariant): string {
     let rg = sigmoid_(x[xo] + a.x);
     let zg = sigmoid_(x[xo + H] + a.y);
     let ng = tanh_(x[xo + 2u * H] + rg * a.z);
-    hOut[${hoo} + b * ${hos} + j] = (1.0 - zg) * ng + zg * ${hPrev(r)};
-    if (pu(2u) != 0u) {
+    hOut[${hoo} + b * ${hos} + j] = (1.0 - zg) * ng + zg * ${hAt(r)};
+    if ((pu(2u) & 2u) != 0u) { hPrev[${hpo} + b * ${hps} + j] = ${hAt(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${so} + b * ${ss} + j;
       saved[o] = rg; saved[o + H] = zg; saved[o + 2u * H] = ng; saved[o + 3u * H] = a.z;
     }`,
