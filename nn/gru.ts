@@ -9,7 +9,7 @@
  * @module
  */
 import { tidy } from "../tensor/engine.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -78,8 +78,9 @@ export function gru(
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
       const [h0] = initialStates([state?.h], k, B, H, x, zero);
-      const gx = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
-        .add(w.biasIh)
+      const gx = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [w.biasIh], {
+        transB: true,
+      })
         .reshape([B, T, 3 * H]);
       const r = layer(gx, w.weightHh, w.biasHh, h0!);
       inp = r.output;

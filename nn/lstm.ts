@@ -8,7 +8,7 @@
  * @module
  */
 import { tidy } from "../tensor/engine.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -81,9 +81,11 @@ export function lstm(
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
       const [h0, c0] = initialStates([state?.h, state?.c], k, B, H, x, zero);
-      const xp = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
-        .add(w.biasIh.add(w.biasHh))
-        .reshape([B, T, 4 * H]);
+      // x·W_ihᵀ + (b_ih + b_hh) in one kernel (the biases added in its store)
+      const xp = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [
+        w.biasIh,
+        w.biasHh,
+      ], { transB: true }).reshape([B, T, 4 * H]);
       const r = layer(xp, w.weightHh, h0!, c0!);
       inp = r.output;
       hs.push(r.hT);

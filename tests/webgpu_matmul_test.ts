@@ -1,8 +1,9 @@
 /**
  * WebGPU matmul ↔ CPU parity: every variant forced, every transpose
  * combination, awkward sizes (1, primes, 33, 65, 127; never a multiple of a
- * tile), batches with broadcast operands (stride 0), K = 0, batches beyond
- * 65535, and the selector's choice.
+ * tile), batches with broadcast operands (stride 0), the bias epilogue (one
+ * or two bias vectors), K = 0, batches beyond 65535, and the selector's
+ * choice.
  */
 import assert from "node:assert/strict";
 import type { Backend, MatmulParams } from "../tensor/backend.ts";
@@ -72,27 +73,60 @@ async function check(gpu: WebGPUBackend, p: MatmulParams, label: string): Promis
   }
 }
 
+/** Every product of `shapes` under every transpose combination, as params. */
+function* products(shapes: typeof SHAPES): Generator<MatmulParams> {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const [batch, m, n, k, fa, fb] of shapes) {
+        yield { batch, m, n, k, transA, transB, strideA: fa * m * k, strideB: fb * k * n };
+      }
+    }
+  }
+}
+
 for (const variant of MATMUL_VARIANTS) {
   gpuTest(
     `matmul() ${variant} matches CPU for every transpose combo and awkward shapes`,
     async (gpu) => {
       gpu.force.matmul = variant;
       try {
-        for (const transA of [false, true]) {
-          for (const transB of [false, true]) {
-            for (const [batch, m, n, k, fa, fb] of SHAPES) {
-              const p = {
-                batch,
-                m,
-                n,
-                k,
-                transA,
-                transB,
-                strideA: fa * m * k,
-                strideB: fb * k * n,
-              };
-              await check(gpu, p, `${variant} ${JSON.stringify(p)}`);
+        for (const p of products(SHAPES)) await check(gpu, p, `${variant} ${JSON.stringify(p)}`);
+      } finally {
+        gpu.force.matmul = undefined;
+      }
+    },
+  );
+  gpuTest(
+    `matmul() ${variant} with 1 or 2 biases: exactly the product plus the bias sum; matches CPU`,
+    async (gpu) => {
+      gpu.force.matmul = variant;
+      const pair: [Backend, Backend] = [gpu, cpu];
+      try {
+        for (const biases of [1, 2]) {
+          for (const p of products(SHAPES.filter((_, i) => i % 3 === 0 || i < 3))) {
+            const { batch, m, n, k } = p, size = batch * m * n;
+            const label = `${variant} ${biases} biases ${JSON.stringify(p)}`;
+            const a = randArray((p.strideA === 0 ? 1 : batch) * m * k, m + k);
+            const b = randArray((p.strideB === 0 ? 1 : batch) * k * n, n + 3 * k);
+            const bs = [randArray(n, n + 1), randArray(n, n + 2)].slice(0, biases);
+            const [g, c] = await runBoth(
+              pair,
+              [a, b, ...bs],
+              size,
+              (be, [x, y, ...z], o) => be.matmul(x!, y!, o, p, z),
+            );
+            const [plain] = await runBoth(
+              pair,
+              [a, b],
+              size,
+              (be, [x, y], o) => be.matmul(x!, y!, o, p),
+            );
+            for (let i = 0; i < size; i++) {
+              const j = i % n;
+              const sum = biases === 1 ? bs[0]![j]! : Math.fround(bs[0]![j]! + bs[1]![j]!);
+              assert.equal(g[i], Math.fround(plain[i]! + sum), `${label}: index ${i}`);
             }
+            assertClose(g, c, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k), label });
           }
         }
       } finally {

@@ -392,15 +392,23 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  /** Batched matmul with transpose flags. */
-  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams): void {
+  /** Batched matmul with transpose flags (and 0–2 bias vectors added in the store). */
+  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams, bias?: readonly Storage[]): void {
     const ab = this.#buf(a, "matmul"), bb = this.#buf(b, "matmul"), ob = this.#buf(out, "matmul");
+    const biases = (bias ?? []).map((s) => this.#buf(s, "matmul bias"));
+    if (biases.length > 2 || (bias ?? []).some((s) => s.size < p.n)) {
+      throw new RangeError(`Cannot matmul on WebGPU with ${biases.length} biases (at most 2 of n)`);
+    }
     if (p.batch * p.m * p.n === 0) return;
-    if (p.k === 0) return this.#fillBuf(ob, p.batch * p.m * p.n, 0);
+    if (p.k === 0) {
+      if (biases.length) throw new RangeError("Cannot matmul with a bias and k = 0 on WebGPU");
+      return this.#fillBuf(ob, p.batch * p.m * p.n, 0);
+    }
     const temps: GpuBuf[] = [];
     const a2 = ab === ob ? this.#snapshot(ab, a.size, temps) : ab;
     const b2 = bb === ob ? this.#snapshot(bb, b.size, temps) : bb;
-    recordMatmul(this.rt, this.force.matmul ?? this.matmulChoice, a2, b2, ob, p);
+    const bias2 = biases.map((x, i) => (x === ob ? this.#snapshot(x, bias![i]!.size, temps) : x));
+    recordMatmul(this.rt, this.force.matmul ?? this.matmulChoice, a2, b2, ob, p, bias2);
     for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
   }
 

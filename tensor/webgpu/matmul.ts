@@ -31,6 +31,7 @@ import { MAX_WORKGROUPS_PER_DIM, type Runtime } from "./runtime.ts";
  * @param b B's buffer
  * @param out the output buffer
  * @param p sizes, flags and batch strides
+ * @param bias 0–2 bias vectors of n elements added in the store
  */
 export function recordMatmul(
   rt: Runtime,
@@ -39,6 +40,7 @@ export function recordMatmul(
   b: GpuBuf,
   out: GpuBuf,
   p: MatmulParams,
+  bias: readonly GpuBuf[] = [],
 ): void {
   // Per-invocation loop budget (see LOOP_BUDGET): the blocked and simple
   // kernels loop over K in steps of 4, the tiled one in steps of 16.
@@ -51,11 +53,11 @@ export function recordMatmul(
     );
   }
   const tile = MATMUL_TILE[v];
-  const src = matmulShader(v, p.transA, p.transB, matmulVec4(p));
+  const src = matmulShader(v, p.transA, p.transB, matmulVec4(p), bias.length);
   const gx = Math.ceil(p.n / tile.cols), gy = Math.ceil(p.m / tile.rows);
   for (let base = 0; base < p.batch; base += MAX_WORKGROUPS_PER_DIM) {
     const count = Math.min(MAX_WORKGROUPS_PER_DIM, p.batch - base);
-    rt.dispatch(src, [a, b, out], (q) => {
+    rt.dispatch(src, [a, b, ...bias, out], (q) => {
       q.u(0, p.m).u(1, p.n).u(2, p.k).u(3, p.strideA).u(4, p.strideB).u(5, base);
     }, [gx, gy, count]);
   }

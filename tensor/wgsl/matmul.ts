@@ -18,8 +18,11 @@
  *   reference.
  *
  * Bindings (all variants): P = [M, N, K, strideA, strideB, batchBase];
- * `a`, `b` (read), `out` (write). Grid: x over column blocks, y over row
- * blocks, z over batches (batch = workgroup z + batchBase).
+ * `a`, `b`, then 0–2 bias vectors `bias0`, `bias1` of N elements (read),
+ * `out` (write). With biases the store adds `bias0[c]` (or
+ * `bias0[c] + bias1[c]`, summed first) to column c of every row: the
+ * `x·Wᵀ + b` of a linear layer in one dispatch. Grid: x over column blocks,
+ * y over row blocks, z over batches (batch = workgroup z + batchBase).
  *
  * @module
  */
@@ -54,7 +57,12 @@ function accessors(transA: boolean, transB: boolean) {
   };
 }
 
-function simple(transA: boolean, transB: boolean): string {
+/** The bias term added to column `c` in the store ("" without biases). */
+function biasTerm(biases: number, c: string): string {
+  return biases === 0 ? "" : biases === 1 ? ` + bias0[${c}]` : ` + (bias0[${c}] + bias1[${c}])`;
+}
+
+function simple(transA: boolean, transB: boolean, biases: number): string {
   const { a, b } = accessors(transA, transB);
   return `@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
@@ -62,7 +70,7 @@ ${HEAD}  let r = g.y; let c = g.x;
   if (r >= M || c >= N) { return; }
   var acc = 0.0;
   ${unrolled4("k", "0u", "K", 1, (k) => `acc += ${a("r", k)} * ${b(k, "c")};`)}
-  out[oB + r * N + c] = acc;
+  out[oB + r * N + c] = acc${biasTerm(biases, "c")};
 }
 `;
 }
@@ -73,7 +81,13 @@ ${HEAD}  let r = g.y; let c = g.x;
  * transposed, along M (column form); B along N (row form) or, transposed,
  * along K (then the block update is a dot product per output).
  */
-function blocked(transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): string {
+function blocked(
+  transA: boolean,
+  transB: boolean,
+  vecA: boolean,
+  vecB: boolean,
+  biases: number,
+): string {
   const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
   const L: string[] = [];
   L.push(`@compute @workgroup_size(8, 8)
@@ -166,11 +180,17 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
     L.push(`    acc${i}a += a${i} * ba; acc${i}b += a${i} * bb;`);
   }
   L.push(`  }`);
+  // Bias of each column of the block (clamped like the loads; unused columns are dropped).
+  if (biases > 0) {
+    for (const j of rows) {
+      L.push(`  let bz${j} = 0.0${biasTerm(biases, `min(c0 + ${j}u, N - 1u)`)};`);
+    }
+  }
   for (const i of rows) {
     L.push(`  if (r0 + ${i}u < M) {
     let o = oB + (r0 + ${i}u) * N + c0;`);
     for (const j of rows) {
-      const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}`;
+      const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}${biases > 0 ? ` + bz${j}` : ""}`;
       L.push(`    if (c0 + ${j}u < N) { out[o + ${j}u] = ${v}; }`);
     }
     L.push(`  }`);
@@ -179,7 +199,7 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   return L.join("\n") + "\n";
 }
 
-function tiled(transA: boolean, transB: boolean): string {
+function tiled(transA: boolean, transB: boolean, biases: number): string {
   const { a, b } = accessors(transA, transB);
   // Consecutive invocations load consecutive addresses of the stored layout.
   const aRK = transA
@@ -227,7 +247,9 @@ ${
     if (r < M) {
 ${
       q4.map((j) =>
-        `      { let c = tc + l.x + ${16 * j}u; if (c < N) { out[oB + r * N + c] = acc${i}${j}; } }`
+        `      { let c = tc + l.x + ${16 * j}u; if (c < N) { out[oB + r * N + c] = acc${i}${j}${
+          biasTerm(biases, "c")
+        }; } }`
       ).join("\n")
     }
     } }`
@@ -257,6 +279,7 @@ ${stores}
  * @param transA A stored as [K, M]
  * @param transB B stored as [N, K]
  * @param vec (blocked only) read A and/or B as aligned vec4s; see {@link matmulVec4}
+ * @param biases bias vectors added in the store (0, 1 or 2)
  * @returns the shader
  */
 export function matmulShader(
@@ -264,25 +287,27 @@ export function matmulShader(
   transA: boolean,
   transB: boolean,
   vec: { a: boolean; b: boolean } = { a: false, b: false },
+  biases = 0,
 ): ShaderSource {
   const vecA = variant === "blocked" && vec.a;
   const vecB = variant === "blocked" && vec.b;
   const body = variant === "blocked"
-    ? blocked(transA, transB, vecA, vecB)
+    ? blocked(transA, transB, vecA, vecB, biases)
     : variant === "tiled"
-    ? tiled(transA, transB)
-    : simple(transA, transB);
+    ? tiled(transA, transB, biases)
+    : simple(transA, transB, biases);
   const decl = (name: string, binding: number, vec4: boolean, access: string) =>
     `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${
       vec4 ? "vec4<f32>" : "f32"
     }>;\n`;
+  const biasDecls = [...Array(biases).keys()].map((i) => decl(`bias${i}`, 3 + i, false, "read"));
   return {
     key: `matmul:${variant}:${transA ? "T" : "N"}${transB ? "T" : "N"}${vecA ? ":a4" : ""}${
       vecB ? ":b4" : ""
-    }`,
+    }${biases > 0 ? `:bias${biases}` : ""}`,
     code: PARAMS_WGSL + decl("a", 1, vecA, "read") + decl("b", 2, vecB, "read") +
-      decl("out", 3, false, "read_write") + body,
-    reads: 2,
+      biasDecls.join("") + decl("out", 3 + biases, false, "read_write") + body,
+    reads: 2 + biases,
     writes: 1,
   };
 }
