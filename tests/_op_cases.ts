@@ -8,6 +8,7 @@ import { cat, gather, matmul, type NestedArray, stack, type Tensor, where } from
 import { BINARY_OPS, UNARY_OPS } from "../tensor/optable.ts";
 import { binaryOp, unaryOp } from "../tensor/ops/elementwise.ts";
 import { matmulBias } from "../tensor/ops/matmul.ts";
+import { mseReduced } from "../tensor/routines/losses/mod.ts";
 
 /** One op case: input shapes, a function of the inputs, and the input range. */
 export interface OpCase {
@@ -97,6 +98,18 @@ export const opCases: OpCase[] = [
     name: "matmulBias size-1 dims",
     shapes: [[1, 1], [2, 1], [2], [2]],
     fn: ([x, w, b1, b2]) => matmulBias(x!, w!, [b1!, b2!], { transB: true }),
+  },
+  // the fused MSE loss (constant target)
+  {
+    name: "mseReduced mean",
+    shapes: [[3, 5]],
+    fn: ([x], k) =>
+      mseReduced(x!, k([[0.5, -1, 2, 0, 1], [1, 1, -2, 0.25, 3], [0, 0, 0, 1, -1]]), true),
+  },
+  {
+    name: "mseReduced sum size 1",
+    shapes: [[1]],
+    fn: ([x], k) => mseReduced(x!, k([0.5]), false),
   },
   // reductions
   { name: "sum all", shapes: [[3, 4]], fn: ([x]) => x.sum() },

@@ -35,7 +35,7 @@ import {
 import { gatherShader, scatterAddShader, type ScatterKernel } from "../wgsl/gather.ts";
 import type { MatmulVariant } from "../wgsl/matmul.ts";
 import { float64Parts, randomShader, uniformIsFast } from "../wgsl/random.ts";
-import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
+import { type ReduceFusion, type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, planElementwise } from "./layout.ts";
 import { recordMatmul } from "./matmul.ts";
 import type { GpuBuf } from "./pool.ts";
@@ -414,20 +414,52 @@ export class WebGPUBackend implements Backend {
 
   /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */
   reduce(op: ReduceOp, x: Storage, out: Storage, p: ReduceParams): void {
-    const xb = this.#buf(x, `reduce ${op}`), ob = this.#buf(out, `reduce ${op}`);
+    this.reduceFused(op, [x], out, p);
+  }
+
+  /**
+   * A reduction of `inputs` (one for the plain reduce) with `fusion`'s element
+   * read and store, the kernel picked as for {@link WebGPUBackend.reduce} (so
+   * the summation order, and the bits, are those of reducing the stored
+   * elements): how a fused routine reduces (the MSE loss). `params` writes
+   * the fusion's slots from P[4].
+   *
+   * @param op sum or max
+   * @param inputs the storages the fusion reads, in binding order
+   * @param out [outer, inner]
+   * @param p the sizes
+   * @param fusion element read and store (default: the input as it is)
+   * @param params writes the fusion's parameter slots
+   */
+  reduceFused(
+    op: ReduceOp,
+    inputs: readonly Storage[],
+    out: Storage,
+    p: ReduceParams,
+    fusion?: ReduceFusion,
+    params?: (q: ParamBlock) => void,
+  ): void {
+    const name = fusion?.key ?? `reduce ${op}`;
+    const ob = this.#buf(out, name);
+    const temps: GpuBuf[] = [];
+    const bufs = inputs.map((x) => {
+      const xb = this.#buf(x, name);
+      return xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
+    });
     const outputs = p.outer * p.inner;
     if (outputs === 0) return;
     const picked = pickReduceKernel(p, this.software);
     const kernel = picked === "tree" && p.reduce > MAX_LOOP_ELEMENTS
       ? picked
       : this.force.reduce ?? picked;
-    const temps: GpuBuf[] = [];
-    const x2 = xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
     const identity = op === "sum" ? 0 : 0xff800000; // +0 or -inf bits
     this.rt.dispatch(
-      reduceShader(op, kernel),
-      [x2, ob],
-      (q) => q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity),
+      reduceShader(op, kernel, fusion),
+      [...bufs, ob],
+      (q) => {
+        q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity);
+        params?.(q);
+      },
       kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
     );
     for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
