@@ -204,3 +204,37 @@ gpuTest(
     await gpu.flush();
   },
 );
+
+gpuTest("lstmStepBackward with dcZero ignores dc: the bits of a zero-filled dc", async (gpu) => {
+  for (const [B, H] of [[5, 7], [3, 8], [100, 64]] as const) {
+    const up = (n: number, seed: number) => gpu.upload(randArray(n, seed, -1, 1), "float32");
+    const c = up(B * H, 1), cPrev = up(B * H, 2), dh = up(B * H, 3), whh = up(4 * H * H, 4);
+    const gates = gpu.upload(randArray(B * 4 * H, 5, 0.05, 0.95), "float32");
+    const step = async (dcInit: Float32Array, dcZero: boolean) => {
+      const dc = gpu.upload(dcInit, "float32"), dg = gpu.alloc(B * 4 * H, "float32");
+      const rowsOf = (storage: Storage, stride: number) => ({ storage, offset: 0, stride });
+      const [hRows, gRows] = [(st: Storage) => rowsOf(st, H), (st: Storage) => rowsOf(st, 4 * H)];
+      const args = { batch: B, hidden: H, whh, dc, dgNext: null, dcZero };
+      lstmStepBackward(gpu, {
+        ...args,
+        dh: hRows(dh),
+        cPrev: hRows(cPrev),
+        c: hRows(c),
+        gates: gRows(gates),
+        dg: gRows(dg),
+      });
+      const out = [new Float32Array(await gpu.read(dg)), new Float32Array(await gpu.read(dc))];
+      gpu.free(dc);
+      gpu.free(dg);
+      return out;
+    };
+    const got = await step(randArray(B * H, 6, -5, 5), true);
+    const want = await step(new Float32Array(B * H), false);
+    for (const k of [0, 1]) {
+      if (!got[k]!.every((v, i) => Object.is(v, want[k]![i]))) {
+        throw new Error(`${k ? "dc" : "dg"} differs with dcZero (B=${B} H=${H})`);
+      }
+    }
+    for (const s of [c, cPrev, dh, whh, gates]) gpu.free(s);
+  }
+});

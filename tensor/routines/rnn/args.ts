@@ -91,6 +91,13 @@ export interface LstmStepBackwardArgs {
    * steps, on exit dL/dc_{t−1}.
    */
   dc: Storage;
+  /**
+   * Optional: take dL/dc_t as zero on entry instead of reading `dc` (the
+   * last step when c_T has no gradient), so the caller need not fill it.
+   * Only a backend whose kernel registered the trait `dcZero` honours it
+   * (WebGPU); callers pass it only then.
+   */
+  dcZero?: boolean;
   /** Receives the pre-activation gate gradients dL/dgates_t [B, 4H]. */
   dg: Rows;
   /**

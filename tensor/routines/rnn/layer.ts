@@ -301,8 +301,10 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
       const seqOnly = pad !== null && !g.buf.materialized && pad.offset === 0 &&
         sizeOf(pad.srcShape) === CT;
       const gStore = seqOnly ? pad.src.storage : g.storage;
-      if (seqOnly) be.fill(dc.storage, 0);
-      else {
+      // dL/dc_{T−1} = 0: the last step takes it as zero where it can (no fill).
+      const dcZero = seqOnly && routineTrait(be, "lstmStepBackward", "dcZero");
+      if (seqOnly && !dcZero) be.fill(dc.storage, 0);
+      else if (!seqOnly) {
         // dL/dc_{T−1} arrives in the c_T part of the packed gradient.
         be.copy(g.storage, { shape: [B * H], strides: [1], offset: CT }, dc.storage, {
           shape: [B * H],
@@ -323,6 +325,7 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
           dc: dc.storage,
           dg: rows(dxproj.storage, t * G, T * G),
           dgNext: t < T - 1 ? (t + 1) * G : null,
+          dcZero: dcZero && t === T - 1,
           pass: back,
         });
       }

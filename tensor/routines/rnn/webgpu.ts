@@ -241,7 +241,7 @@ export function recordLstmStepBackward(
   if (a.dgNext !== null) {
     s.rows("dgNext", { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride }, 4 * H);
   } else s.none("dgNext");
-  s.record(rt, H, a.dgNext !== null, a.dgNext ?? 0, 4 * H);
+  s.record(rt, H, (a.dgNext !== null ? 1 : 0) | (a.dcZero ? 2 : 0), a.dgNext ?? 0, 4 * H);
 }
 
 /**
@@ -300,7 +300,7 @@ registerRoutine<LstmStepArgs>("webgpu", "lstmStep", (be, a) => {
 registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStepBackward(g.rt, a, bufOf(g, "lstmStepBackward"));
-});
+}, { dcZero: true });
 registerRoutine<GruStepArgs>("webgpu", "gruStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStep(g.rt, a, bufOf(g, "gruStep"));

@@ -100,7 +100,8 @@ const ROW_ROLES: Record<RnnKernel, readonly string[]> = {
  * Parameter slot of a row role's offset (its stride follows at +1), or -1
  * for a role that is not a row view. P[0] = B, P[1] = H, P[2] = flags
  * (forward: bit 0 gates or saved values wanted, bit 1 h_{t−1} copied to
- * `hPrev`; backward: next-step gradient present),
+ * `hPrev`; backward: bit 0 next-step gradient present, bit 1 (LSTM) `dc`
+ * taken as zero on entry, not read),
  * P[3] = element offset of the next step's gradient rows (stride: `dg`'s or
  * `dgh`'s).
  *
@@ -250,7 +251,7 @@ function backwardDots(
   let j0 = (gid % nj) * 4u;
   let b0 = (gid / nj) * ${RNN_ROWS}u;
 ${ROWS.map((r) => `  var d${r} = vec4<f32>(0.0);`).join("\n")}
-  if (pu(2u) != 0u) {
+  if ((pu(2u) & 1u) != 0u) {
   ${clampedRows("nr", "(pu(3u)", `${dgs}) / 4u`)}
     let jq = j0 / 4u;
     for (var k = 0u; k < ${gates}u * H / 4u; k++) {
@@ -275,7 +276,7 @@ ${body}
     };
   }
   const head = HEAD + `  var d = vec4<f32>(0.0);
-  if (pu(2u) != 0u) {
+  if ((pu(2u) & 1u) != 0u) {
   ${clampedRows("nr", "pu(3u)", dgs)}
     for (var k = 0u; k < ${gates}u * H; k++) {
       let wv = whh[k * H + j];
@@ -344,7 +345,8 @@ function lstmStepBackward(v: RnnVariant): string {
     let o = ${go} + b * ${gs} + j;
     let ig = gates[o]; let fg = gates[o + H]; let gg = gates[o + 2u * H]; let og = gates[o + 3u * H];
     let tc = tanh_(c[${co} + b * ${cs} + j]);
-    let dcv = dc[b * H + j] + dh_ * og * (1.0 - tc * tc);
+    let dcIn = select(dc[b * H + j], 0.0, (pu(2u) & 2u) != 0u);
+    let dcv = dcIn + dh_ * og * (1.0 - tc * tc);
     let e = ${dgo} + b * ${dgs} + j;
     dg[e] = dcv * gg * ig * (1.0 - ig);
     dg[e + H] = dcv * cPrev[${po} + b * ${ps} + j] * fg * (1.0 - fg);
@@ -404,7 +406,7 @@ function gruStepBackward(v: RnnVariant): string {
     perUnit(
       r,
       `    var dh_ = dh[${dho} + b * ${dhs} + j];
-    if (pu(2u) != 0u) { dh_ += dhz[b * H + j] + dr; }
+    if ((pu(2u) & 1u) != 0u) { dh_ += dhz[b * H + j] + dr; }
     let o = ${so} + b * ${ss} + j;
     let rg = saved[o]; let zg = saved[o + H]; let ng = saved[o + 2u * H]; let hn = saved[o + 3u * H];
     let dn = dh_ * (1.0 - zg) * (1.0 - ng * ng);
