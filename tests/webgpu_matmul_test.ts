@@ -6,7 +6,7 @@
  * choice.
  */
 import assert from "node:assert/strict";
-import type { Backend, MatmulParams } from "../tensor/backend.ts";
+import type { Backend, MatmulParams, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { MATMUL_VARIANTS } from "../tensor/wgsl/matmul.ts";
@@ -73,13 +73,17 @@ async function check(gpu: WebGPUBackend, p: MatmulParams, label: string): Promis
   }
 }
 
+/** The product of one SHAPES entry with transpose flags. */
+function paramsOf(shape: (typeof SHAPES)[number], transA: boolean, transB: boolean): MatmulParams {
+  const [batch, m, n, k, fa, fb] = shape;
+  return { batch, m, n, k, transA, transB, strideA: fa * m * k, strideB: fb * k * n };
+}
+
 /** Every product of `shapes` under every transpose combination, as params. */
 function* products(shapes: typeof SHAPES): Generator<MatmulParams> {
   for (const transA of [false, true]) {
     for (const transB of [false, true]) {
-      for (const [batch, m, n, k, fa, fb] of shapes) {
-        yield { batch, m, n, k, transA, transB, strideA: fa * m * k, strideB: fb * k * n };
-      }
+      for (const shape of shapes) yield paramsOf(shape, transA, transB);
     }
   }
 }
@@ -135,6 +139,91 @@ for (const variant of MATMUL_VARIANTS) {
     },
   );
 }
+
+gpuTest(
+  "independent blocked matmuls share one dispatch with their own bits; dependent ones do not",
+  async (gpu) => {
+    // [params, biases] per product: mixed flags, vec4 and scalar operands, batches, biases
+    const sets: [MatmulParams, number][][] = [
+      [[paramsOf([1, 13, 12, 16, 1, 1], true, false), 0], [
+        paramsOf([1, 20, 12, 13, 1, 1], false, false),
+        0,
+      ]],
+      [
+        [paramsOf([1, 64, 16, 150, 1, 1], true, false), 0],
+        [paramsOf([2, 9, 13, 11, 1, 1], false, true), 1],
+        [paramsOf([3, 7, 36, 12, 0, 1], false, false), 2],
+      ],
+      [
+        [paramsOf([1, 1, 1, 1, 1, 1], false, false), 1],
+        [paramsOf([1, 33, 65, 17, 1, 1], true, true), 0],
+        [paramsOf([4, 17, 5, 6, 1, 0], false, false), 0],
+        [paramsOf([1, 12, 20, 8, 1, 1], false, false), 2],
+      ],
+    ];
+    const dispatches = () => gpu.stats().dispatches;
+    gpu.force.matmul = "blocked";
+    try {
+      for (const [si, set] of sets.entries()) {
+        const run = async (grouped: boolean) => {
+          gpu.force.matmulGroups = grouped;
+          const made: Storage[] = [];
+          const up = (n: number, seed: number) => {
+            const st = gpu.upload(randArray(n, seed), "float32");
+            made.push(st);
+            return st;
+          };
+          const outs = set.map(([p, biases], i) => {
+            const a = up((p.strideA === 0 ? 1 : p.batch) * p.m * p.k, 10 * i + 1);
+            const b = up((p.strideB === 0 ? 1 : p.batch) * p.k * p.n, 10 * i + 2);
+            const bias = [...Array(biases).keys()].map((j) => up(p.n, 10 * i + 3 + j));
+            // NaN first: a product the dispatch skipped cannot pass on stale pool memory
+            const out = gpu.upload(new Float32Array(p.batch * p.m * p.n).fill(NaN), "float32");
+            made.push(out);
+            return { a, b, bias, out, p };
+          });
+          await gpu.flush();
+          const d0 = dispatches();
+          for (const o of outs) gpu.matmul(o.a, o.b, o.out, o.p, o.bias);
+          const n = dispatches() - d0;
+          const data = await Promise.all(outs.map((o) => gpu.read(o.out)));
+          for (const st of made) gpu.free(st);
+          return { n, data };
+        };
+        const alone = await run(false), together = await run(true);
+        assert.equal(alone.n, set.length, `set ${si}: one dispatch per product alone`);
+        assert.equal(together.n, 1, `set ${si}: one dispatch for the group`);
+        together.data.forEach((d, i) =>
+          assert.deepEqual([...d], [...alone.data[i]!], `set ${si} product ${i}: same bits`)
+        );
+      }
+      // A product that reads the held one's output is recorded after it, not with it.
+      gpu.force.matmulGroups = true;
+      const p = paramsOf([1, 9, 9, 9, 1, 1], false, false);
+      const [a, b] = [
+        gpu.upload(randArray(81, 1), "float32"),
+        gpu.upload(randArray(81, 2), "float32"),
+      ];
+      const c = gpu.alloc(81, "float32"), e = gpu.alloc(81, "float32");
+      const d0 = dispatches();
+      gpu.matmul(a, b, c, p);
+      gpu.matmul(c, b, e, p);
+      assert.equal(dispatches() - d0, 2, "dependent products: two dispatches");
+      const [ch, eh] = [await gpu.read(c), await gpu.read(e)];
+      const [, want] = await runBoth(
+        [gpu, cpu],
+        [ch as Float32Array, randArray(81, 2)],
+        81,
+        (be, [x, y], o) => be.matmul(x!, y!, o, p),
+      );
+      assertClose(eh, want, { rtol: 1e-5, atol: 1e-5, label: "C·B after C = A·B" });
+      for (const st of [a, b, c, e]) gpu.free(st);
+    } finally {
+      gpu.force.matmul = undefined;
+      gpu.force.matmulGroups = undefined;
+    }
+  },
+);
 
 gpuTest("matmul() with K = 0 writes zeros; empty outputs record nothing", async (gpu) => {
   const p = { batch: 2, m: 3, n: 4, k: 0, transA: false, transB: false, strideA: 0, strideB: 0 };

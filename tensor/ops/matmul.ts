@@ -85,13 +85,12 @@ function core(
   if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
   const na = a.requiresGrad, nb = b.requiresGrad, nBias = biases.some((t) => t.requiresGrad);
   return record("matmul", out, inputs, [a, b], (g, [sa, sb]) => {
-    // Every bias gets the column sums of g (one reduction for all of them).
+    const ga = na ? (transA ? core(sb!, g, transB, true) : core(g, sb!, false, !transB)) : null;
+    const gw = nb ? (transB ? core(g, sa!, true, transA) : core(sa!, g, !transA, false)) : null;
+    // Every bias gets the column sums of g (one reduction for all of them), after the
+    // products (so that on WebGPU they may share a dispatch with the layer's dW_hh).
     const gb = nBias ? sumTo(g, [n]) : null;
-    return [
-      na ? (transA ? core(sb!, g, transB, true) : core(g, sb!, false, !transB)) : null,
-      nb ? (transB ? core(g, sa!, true, transA) : core(sa!, g, !transA, false)) : null,
-      ...biases.map(() => gb),
-    ];
+    return [ga, gw, ...biases.map(() => gb)];
   });
 }
 

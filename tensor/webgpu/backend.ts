@@ -69,6 +69,8 @@ export interface ForcedKernels {
   reduce?: ReduceKernel;
   /** scatterAdd kernel. */
   scatter?: ScatterKernel;
+  /** false: every matmul its own dispatch (default: independent blocked products share one). */
+  matmulGroups?: boolean;
 }
 
 /** Options of {@link WebGPUBackend}. */
@@ -212,7 +214,7 @@ export class WebGPUBackend implements Backend {
     const g = this.#own(s, "free");
     const buf = g.buf!;
     g.buf = null;
-    if (buf !== this.#empty) this.rt.pool.release(buf, this.rt.batchId);
+    if (buf !== this.#empty) this.rt.release(buf);
   }
 
   #own(s: Storage, op: string): GpuStorage {
@@ -259,6 +261,7 @@ export class WebGPUBackend implements Backend {
   /** Counters of work and memory. */
   stats(): WebGPUStats {
     const rt = this.rt;
+    rt.recordHeld(); // count a held matmul group as the dispatch it will be
     return {
       dispatches: rt.dispatches,
       submits: rt.submits,
@@ -408,8 +411,9 @@ export class WebGPUBackend implements Backend {
     const a2 = ab === ob ? this.#snapshot(ab, a.size, temps) : ab;
     const b2 = bb === ob ? this.#snapshot(bb, b.size, temps) : bb;
     const bias2 = biases.map((x, i) => (x === ob ? this.#snapshot(x, bias![i]!.size, temps) : x));
-    recordMatmul(this.rt, this.force.matmul ?? this.matmulChoice, a2, b2, ob, p, bias2);
-    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+    const variant = this.force.matmul ?? this.matmulChoice;
+    recordMatmul(this.rt, variant, a2, b2, ob, p, bias2, this.force.matmulGroups ?? true);
+    for (const t of temps) this.rt.release(t);
   }
 
   /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */

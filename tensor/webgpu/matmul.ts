@@ -1,6 +1,12 @@
 /**
  * Matmul dispatch and the per-adapter variant selector.
  *
+ * A blocked product waits (`Runtime.dispatchLater`) for the next ones: up to
+ * {@link MATMUL_GROUP_MAX} independent blocked products recorded back to
+ * back (dW_hh, the input gradient and dW_ih of a recurrent layer; a
+ * head's dX and dW) run as one grouped dispatch, each product with its own
+ * kernel's statements, so with its own bits; one alone runs its own kernel.
+ *
  * The selector times each variant once per process on a 256³ product (a
  * short autotune, ~0.1–0.5 s on a software adapter) and keeps the fastest.
  * `WGRAD_MATMUL=blocked|tiled|simple` skips the measurement and forces a
@@ -11,14 +17,19 @@
 import type { MatmulParams } from "../backend.ts";
 import { LOOP_BUDGET, MAX_LOOP_ELEMENTS } from "../wgsl/common.ts";
 import {
+  type GroupedProduct,
+  MATMUL_GROUP_MAX,
+  MATMUL_GROUP_Z_SLOT,
   MATMUL_TILE,
   MATMUL_VARIANTS,
+  type MatmulFlags,
+  matmulGroupShader,
   matmulShader,
   type MatmulVariant,
   matmulVec4,
 } from "../wgsl/matmul.ts";
 import type { GpuBuf } from "./pool.ts";
-import { MAX_WORKGROUPS_PER_DIM, type Runtime } from "./runtime.ts";
+import { type Deferrable, MAX_WORKGROUPS_PER_DIM, type Runtime } from "./runtime.ts";
 
 /**
  * Record `out[b] = op(A[b]) · op(B[b])` with one variant (batches beyond
@@ -32,6 +43,8 @@ import { MAX_WORKGROUPS_PER_DIM, type Runtime } from "./runtime.ts";
  * @param out the output buffer
  * @param p sizes, flags and batch strides
  * @param bias 0–2 bias vectors of n elements added in the store
+ * @param group let the product wait to share a dispatch with the next
+ *   independent blocked products ({@link Runtime.dispatchLater})
  */
 export function recordMatmul(
   rt: Runtime,
@@ -41,6 +54,7 @@ export function recordMatmul(
   out: GpuBuf,
   p: MatmulParams,
   bias: readonly GpuBuf[] = [],
+  group = false,
 ): void {
   // Per-invocation loop budget (see LOOP_BUDGET): the blocked and simple
   // kernels loop over K in steps of 4, the tiled one in steps of 16.
@@ -52,6 +66,19 @@ export function recordMatmul(
       } supported`,
     );
   }
+  if (group && v === "blocked" && p.batch <= MAX_WORKGROUPS_PER_DIM) {
+    const vec = matmulVec4(p);
+    const flags = {
+      transA: p.transA,
+      transB: p.transB,
+      vecA: vec.a,
+      vecB: vec.b,
+      biases: bias.length,
+    };
+    const item: HeldProduct = { family: "matmul", reads: [a, b, ...bias], writes: [out], p, flags };
+    rt.dispatchLater(item, (held, next) => joins(rt, held, next), (held) => recordGroup(rt, held));
+    return;
+  }
   const tile = MATMUL_TILE[v];
   const src = matmulShader(v, p.transA, p.transB, matmulVec4(p), bias.length);
   const gx = Math.ceil(p.n / tile.cols), gy = Math.ceil(p.m / tile.rows);
@@ -61,6 +88,64 @@ export function recordMatmul(
       q.u(0, p.m).u(1, p.n).u(2, p.k).u(3, p.strideA).u(4, p.strideB).u(5, base);
     }, [gx, gy, count]);
   }
+}
+
+/** A blocked product waiting in {@link Runtime.dispatchLater}: reads [a, b, ...bias], writes [out]. */
+interface HeldProduct extends Deferrable {
+  p: MatmulParams;
+  flags: MatmulFlags;
+}
+
+/** The read bindings of a group, one per buffer and element type, and each product's places. */
+function groupBindings(items: readonly HeldProduct[]) {
+  const reads: { buf: GpuBuf; vec4: boolean }[] = [];
+  const at = (buf: GpuBuf, vec4: boolean) => {
+    let i = reads.findIndex((r) => r.buf === buf && r.vec4 === vec4);
+    if (i < 0) i = reads.push({ buf, vec4 }) - 1;
+    return i;
+  };
+  const products: GroupedProduct[] = items.map((it, i) => ({
+    flags: it.flags,
+    a: at(it.reads[0]!, it.flags.vecA),
+    b: at(it.reads[1]!, it.flags.vecB),
+    bias: it.reads.slice(2).map((x) => at(x, false)),
+    out: i,
+  }));
+  return { reads, products };
+}
+
+/** Whether `next` may join `held`: group size, storage bindings, workgroups in z. */
+function joins(rt: Runtime, held: readonly HeldProduct[], next: HeldProduct): boolean {
+  const all = [...held, next];
+  const { reads } = groupBindings(all);
+  const limit = rt.device.limits.maxStorageBuffersPerShaderStage;
+  return all.length <= MATMUL_GROUP_MAX && reads.length + all.length <= limit &&
+    all.reduce((z, it) => z + it.p.batch, 0) <= MAX_WORKGROUPS_PER_DIM;
+}
+
+/** Record held products: one alone as its own kernel, several as one grouped dispatch. */
+function recordGroup(rt: Runtime, held: readonly HeldProduct[]): void {
+  const tile = MATMUL_TILE.blocked;
+  if (held.length === 1) {
+    const [a, b, ...bias] = held[0]!.reads;
+    recordMatmul(rt, "blocked", a!, b!, held[0]!.writes[0]!, held[0]!.p, bias);
+    return;
+  }
+  const { reads, products } = groupBindings(held);
+  const src = matmulGroupShader(products, reads.map((r) => r.vec4), held.length);
+  let gx = 0, gy = 0, z = 0;
+  for (const it of held) {
+    gx = Math.max(gx, Math.ceil(it.p.n / tile.cols));
+    gy = Math.max(gy, Math.ceil(it.p.m / tile.rows));
+  }
+  const ends = held.map((it) => (z += it.p.batch));
+  rt.dispatch(src, [...reads.map((r) => r.buf), ...held.map((it) => it.writes[0]!)], (q) => {
+    held.forEach((it, i) => {
+      const { m, n, k, strideA, strideB } = it.p;
+      q.u(8 * i, m).u(8 * i + 1, n).u(8 * i + 2, k).u(8 * i + 3, strideA).u(8 * i + 4, strideB)
+        .u(8 * i + 5, 0).u(MATMUL_GROUP_Z_SLOT + i, ends[i]!);
+    });
+  }, [gx, gy, z]);
 }
 
 /** One variant's timing from {@link autotuneMatmul}. */

@@ -17,6 +17,10 @@
  * - `simple`: one invocation per element of C; for tiny products and as a
  *   reference.
  *
+ * {@link matmulGroupShader} runs several independent blocked products (a
+ * layer's weight and input gradients) in one dispatch, each with the
+ * statements of its own kernel.
+ *
  * Bindings (all variants): P = [M, N, K, strideA, strideB, batchBase];
  * `a`, `b`, then 0–2 bias vectors `bias0`, `bias1` of N elements (read),
  * `out` (write). With biases the store adds `bias0[c]` (or
@@ -40,6 +44,20 @@ export const MATMUL_TILE: Record<MatmulVariant, { rows: number; cols: number }> 
   tiled: { rows: 64, cols: 64 },
   simple: { rows: 8, cols: 8 },
 };
+
+/** The baked constants of one product's kernel. */
+export interface MatmulFlags {
+  /** A stored as [K, M]. */
+  transA: boolean;
+  /** B stored as [N, K]. */
+  transB: boolean;
+  /** A bound as vec4s (blocked only; see {@link matmulVec4}). */
+  vecA: boolean;
+  /** B bound as vec4s (blocked only). */
+  vecB: boolean;
+  /** Bias vectors added in the store (0–2). */
+  biases: number;
+}
 
 /** Register block of the blocked kernel. */
 const BR = 8, BC = 8;
@@ -88,11 +106,39 @@ function blocked(
   vecB: boolean,
   biases: number,
 ): string {
-  const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
-  const L: string[] = [];
-  L.push(`@compute @workgroup_size(8, 8)
+  return `@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
-${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
+${blockedBody({ transA, transB, vecA, vecB, biases }, PLAIN_NAMES)}}
+`;
+}
+
+/** The bindings and parameter slots one blocked product reads and writes. */
+interface Names {
+  a: string;
+  b: string;
+  out: string;
+  bias: readonly string[];
+  /** First of its six parameter slots. */
+  slot: number;
+}
+
+const PLAIN_NAMES: Names = { a: "a", b: "b", out: "out", bias: ["bias0", "bias1"], slot: 0 };
+
+/**
+ * The statements of the blocked kernel for one product (they use `wid` and
+ * `g` and may return early), on the bindings and slots `nm` names.
+ */
+function blockedBody(f: MatmulFlags, nm: Names): string {
+  const { transA, transB, vecA, vecB, biases } = f;
+  const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
+  const a = nm.a, b = nm.b, slot = (i: number) => `pu(${nm.slot + i}u)`;
+  const bias = (c: string) =>
+    biases === 1 ? ` + ${nm.bias[0]}[${c}]` : ` + (${nm.bias[0]}[${c}] + ${nm.bias[1]}[${c}])`;
+  const L: string[] = [];
+  L.push(`  let M = ${slot(0)}; let N = ${slot(1)}; let K = ${slot(2)};
+  let batch = wid.z + ${slot(5)};
+  let aB = batch * ${slot(3)}; let bB = batch * ${slot(4)}; let oB = batch * M * N;
+  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   if (r0 >= M || c0 >= N) { return; }`);
   // Clamped row/column bases: edge blocks read valid memory and drop the extra results.
   for (const i of rows) {
@@ -113,8 +159,8 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   }
   for (const i of rows) L.push(`  var acc${i}a = vec4<f32>(0.0); var acc${i}b = vec4<f32>(0.0);`);
   // Scalar element e of an operand, whichever way it is bound.
-  const elemA = (e: string) => (vecA ? `a[(${e}) >> 2u][(${e}) & 3u]` : `a[${e}]`);
-  const elemB = (e: string) => (vecB ? `b[(${e}) >> 2u][(${e}) & 3u]` : `b[${e}]`);
+  const elemA = (e: string) => (vecA ? `${a}[(${e}) >> 2u][(${e}) & 3u]` : `${a}[${e}]`);
+  const elemB = (e: string) => (vecB ? `${b}[(${e}) >> 2u][(${e}) & 3u]` : `${b}[${e}]`);
   const aAt = (i: number, k: string) => elemA(transA ? `ra${i} + (${k}) * M` : `ra${i} + ${k}`);
   const bAt = (j: number, k: string) => elemB(transB ? `cb${j} + ${k}` : `cb${j} + (${k}) * N`);
   const bRowsForm = !(vecB && transB);
@@ -130,8 +176,8 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
     L.push(`    let kr = k * M4;`);
     for (const q of q4) {
       const off = q === 0 ? "" : q === 1 ? " + M4" : ` + ${q}u * M4`;
-      L.push(`    let av${q}0 = a[rv0 + kr${off}];`);
-      L.push(`    let av${q}1 = a[rv1 + kr${off}];`);
+      L.push(`    let av${q}0 = ${a}[rv0 + kr${off}];`);
+      L.push(`    let av${q}1 = ${a}[rv1 + kr${off}];`);
     }
     aScalar = (i, q) => `av${q}${i >> 2}.${comp[i & 3]}`;
   } else {
@@ -139,13 +185,13 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   }
   const aRowVec = (i: number) =>
     vecA && !transA
-      ? `a[(ra${i} + k) >> 2u]`
+      ? `${a}[(ra${i} + k) >> 2u]`
       : `vec4<f32>(${q4.map((q) => aAt(i, `k + ${q}u`)).join(", ")})`;
   if (bRowsForm) {
     for (const q of q4) {
       for (const h of [0, 1]) {
         const v = vecB
-          ? `b[(cv${h} + (k + ${q}u) * N) >> 2u]`
+          ? `${b}[(cv${h} + (k + ${q}u) * N) >> 2u]`
           : `vec4<f32>(${q4.map((j) => bAt(h * 4 + j, `k + ${q}u`)).join(", ")})`;
         L.push(`    let b${q}${"ab"[h]} = ${v};`);
       }
@@ -157,7 +203,7 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
       }
     }
   } else {
-    for (const j of rows) L.push(`    let bc${j} = b[(cb${j} + k) >> 2u];`);
+    for (const j of rows) L.push(`    let bc${j} = ${b}[(cb${j} + k) >> 2u];`);
     for (const i of rows) {
       L.push(
         vecA && transA
@@ -183,7 +229,7 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   // Bias of each column of the block (clamped like the loads; unused columns are dropped).
   if (biases > 0) {
     for (const j of rows) {
-      L.push(`  let bz${j} = 0.0${biasTerm(biases, `min(c0 + ${j}u, N - 1u)`)};`);
+      L.push(`  let bz${j} = 0.0${bias(`min(c0 + ${j}u, N - 1u)`)};`);
     }
   }
   for (const i of rows) {
@@ -191,11 +237,10 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
     let o = oB + (r0 + ${i}u) * N + c0;`);
     for (const j of rows) {
       const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}${biases > 0 ? ` + bz${j}` : ""}`;
-      L.push(`    if (c0 + ${j}u < N) { out[o + ${j}u] = ${v}; }`);
+      L.push(`    if (c0 + ${j}u < N) { ${nm.out}[o + ${j}u] = ${v}; }`);
     }
     L.push(`  }`);
   }
-  L.push(`}`);
   return L.join("\n") + "\n";
 }
 
@@ -334,5 +379,89 @@ export function matmulVec4(
   return {
     a: (p.transA ? p.m : p.k) % 4 === 0 && p.strideA % 4 === 0,
     b: (p.transB ? p.k : p.n) % 4 === 0 && p.strideB % 4 === 0,
+  };
+}
+
+/** One product of a grouped dispatch: its constants and the bindings it uses. */
+export interface GroupedProduct {
+  /** Its kernel's constants (the blocked kernel). */
+  flags: MatmulFlags;
+  /** Read-binding index of A. */
+  a: number;
+  /** Read-binding index of B. */
+  b: number;
+  /** Read-binding indices of its biases. */
+  bias: readonly number[];
+  /** Write-binding index of its output. */
+  out: number;
+}
+
+/** Most products in one grouped dispatch. */
+export const MATMUL_GROUP_MAX = 4;
+
+/** Slot of the first product's end in z (product i's at +i; product i's sizes from 8·i). */
+export const MATMUL_GROUP_Z_SLOT = 56;
+
+/**
+ * Several independent blocked products in one dispatch (the weight and
+ * input gradients of a layer): product i runs the blocked kernel's own
+ * statements (so its bits are those of its own dispatch) on its bindings,
+ * with its six parameters at slots 8·i … 8·i + 5 (batch base 0) and the
+ * workgroups of z in [end_{i−1}, end_i) (ends at {@link MATMUL_GROUP_Z_SLOT});
+ * the grid's x and y cover the largest product, the others return early.
+ *
+ * Bindings: P, the read bindings `mr<j>` (`array<vec4<f32>>` where
+ * `readVec4[j]`), then `writes` output bindings `mw<j>`.
+ *
+ * @param products the products, in z order
+ * @param readVec4 per read binding: bound as vec4s
+ * @param writes output bindings
+ * @returns the shader
+ */
+export function matmulGroupShader(
+  products: readonly GroupedProduct[],
+  readVec4: readonly boolean[],
+  writes: number,
+): ShaderSource {
+  const reads = readVec4.map((v, j) =>
+    `@group(0) @binding(${j + 1}) var<storage, read> mr${j}: array<${v ? "vec4<f32>" : "f32"}>;`
+  );
+  const outs = [...Array(writes).keys()].map((j) =>
+    `@group(0) @binding(${readVec4.length + j + 1}) var<storage, read_write> mw${j}: array<f32>;`
+  );
+  const fns = products.map((p, i) =>
+    `fn mm${i}(wid: vec3<u32>, g: vec3<u32>) {
+${
+      blockedBody(p.flags, {
+        a: `mr${p.a}`,
+        b: `mr${p.b}`,
+        out: `mw${p.out}`,
+        bias: p.bias.map((j) => `mr${j}`),
+        slot: 8 * i,
+      })
+    }}
+`
+  );
+  const z = (i: number) => `pu(${MATMUL_GROUP_Z_SLOT + i}u)`;
+  const calls = products.map((_, i) =>
+    `  if (wid.z < ${z(i)}) { mm${i}(${
+      i === 0 ? "wid" : `vec3<u32>(wid.xy, wid.z - ${z(i - 1)})`
+    }, g); return; }`
+  );
+  const sig = products.map((p) =>
+    `${p.flags.transA ? "T" : "N"}${p.flags.transB ? "T" : "N"}${p.flags.vecA ? "4" : ""}${
+      p.flags.vecB ? "4" : ""
+    }b${p.flags.biases}@${p.a},${p.b},${p.bias.join(",")}>${p.out}`
+  ).join("|");
+  return {
+    key: `matmul:group:${readVec4.map((v) => (v ? "4" : "1")).join("")}:${writes}:${sig}`,
+    code: PARAMS_WGSL + reads.join("\n") + "\n" + outs.join("\n") + "\n" + fns.join("") +
+      `@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
+${calls.join("\n")}
+}
+`,
+    reads: readVec4.length,
+    writes,
   };
 }
