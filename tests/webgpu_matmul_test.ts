@@ -6,7 +6,7 @@
  * choice.
  */
 import assert from "node:assert/strict";
-import type { Backend, MatmulParams, Storage } from "../tensor/backend.ts";
+import type { Backend, MatmulParams, ReduceParams, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { MATMUL_VARIANTS } from "../tensor/wgsl/matmul.ts";
@@ -141,60 +141,82 @@ for (const variant of MATMUL_VARIANTS) {
 }
 
 gpuTest(
-  "independent blocked matmuls share one dispatch with their own bits; dependent ones do not",
+  "independent blocked matmuls and row sums share one dispatch with their own bits; dependent ones do not",
   async (gpu) => {
-    // [params, biases] per product: mixed flags, vec4 and scalar operands, batches, biases
-    const sets: [MatmulParams, number][][] = [
+    /** A product [params, biases], or a row sum of a fresh input or of job `of`'s A. */
+    type Job = [MatmulParams, number] | { sum: ReduceParams; of?: number };
+    const sum = (outer: number, reduce: number, inner: number, of?: number): Job => ({
+      sum: { outer, reduce, inner },
+      of,
+    });
+    // mixed flags, vec4 and scalar operands, batches, biases, sums of vec4-bound inputs
+    const sets: Job[][] = [
       [[paramsOf([1, 13, 12, 16, 1, 1], true, false), 0], [
         paramsOf([1, 20, 12, 13, 1, 1], false, false),
         0,
       ]],
       [
+        sum(1, 150, 13),
         [paramsOf([1, 64, 16, 150, 1, 1], true, false), 0],
         [paramsOf([2, 9, 13, 11, 1, 1], false, true), 1],
         [paramsOf([3, 7, 36, 12, 0, 1], false, false), 2],
+        sum(1, 150, 64, 1),
       ],
       [
         [paramsOf([1, 1, 1, 1, 1, 1], false, false), 1],
         [paramsOf([1, 33, 65, 17, 1, 1], true, true), 0],
+        sum(3, 7, 5),
+        sum(2, 3, 700), // more outputs than one z slice of the grid holds
         [paramsOf([4, 17, 5, 6, 1, 0], false, false), 0],
         [paramsOf([1, 12, 20, 8, 1, 1], false, false), 2],
+        sum(1, 1, 1),
       ],
     ];
     const dispatches = () => gpu.stats().dispatches;
     gpu.force.matmul = "blocked";
+    gpu.force.reduce = "loop";
     try {
       for (const [si, set] of sets.entries()) {
         const run = async (grouped: boolean) => {
           gpu.force.matmulGroups = grouped;
           const made: Storage[] = [];
-          const up = (n: number, seed: number) => {
-            const st = gpu.upload(randArray(n, seed), "float32");
+          const up = (data: Float32Array) => {
+            const st = gpu.upload(data, "float32");
             made.push(st);
             return st;
           };
-          const outs = set.map(([p, biases], i) => {
-            const a = up((p.strideA === 0 ? 1 : p.batch) * p.m * p.k, 10 * i + 1);
-            const b = up((p.strideB === 0 ? 1 : p.batch) * p.k * p.n, 10 * i + 2);
-            const bias = [...Array(biases).keys()].map((j) => up(p.n, 10 * i + 3 + j));
-            // NaN first: a product the dispatch skipped cannot pass on stale pool memory
-            const out = gpu.upload(new Float32Array(p.batch * p.m * p.n).fill(NaN), "float32");
-            made.push(out);
-            return { a, b, bias, out, p };
+          const rand = (n: number, seed: number) => up(randArray(n, seed));
+          // NaN first: a job the dispatch skipped cannot pass on stale pool memory
+          const nan = (n: number) => up(new Float32Array(n).fill(NaN));
+          const as: Storage[] = [];
+          const jobs = set.map((job, i) => {
+            if (!Array.isArray(job)) {
+              const { outer, reduce, inner } = job.sum;
+              const x = job.of === undefined ? rand(outer * reduce * inner, i + 1) : as[job.of]!;
+              const out = nan(outer * inner);
+              return { out, record: () => gpu.reduce("sum", x, out, job.sum) };
+            }
+            const [p, biases] = job;
+            const a = rand((p.strideA === 0 ? 1 : p.batch) * p.m * p.k, 10 * i + 1);
+            const b = rand((p.strideB === 0 ? 1 : p.batch) * p.k * p.n, 10 * i + 2);
+            const bias = [...Array(biases).keys()].map((j) => rand(p.n, 10 * i + 3 + j));
+            const out = nan(p.batch * p.m * p.n);
+            as[i] = a;
+            return { out, record: () => gpu.matmul(a, b, out, p, bias) };
           });
           await gpu.flush();
           const d0 = dispatches();
-          for (const o of outs) gpu.matmul(o.a, o.b, o.out, o.p, o.bias);
+          for (const j of jobs) j.record();
           const n = dispatches() - d0;
-          const data = await Promise.all(outs.map((o) => gpu.read(o.out)));
+          const data = await Promise.all(jobs.map((j) => gpu.read(j.out)));
           for (const st of made) gpu.free(st);
           return { n, data };
         };
         const alone = await run(false), together = await run(true);
-        assert.equal(alone.n, set.length, `set ${si}: one dispatch per product alone`);
+        assert.equal(alone.n, set.length, `set ${si}: one dispatch per job alone`);
         assert.equal(together.n, 1, `set ${si}: one dispatch for the group`);
         together.data.forEach((d, i) =>
-          assert.deepEqual([...d], [...alone.data[i]!], `set ${si} product ${i}: same bits`)
+          assert.deepEqual([...d], [...alone.data[i]!], `set ${si} job ${i}: same bits`)
         );
       }
       // A product that reads the held one's output is recorded after it, not with it.
@@ -220,6 +242,7 @@ gpuTest(
       for (const st of [a, b, c, e]) gpu.free(st);
     } finally {
       gpu.force.matmul = undefined;
+      gpu.force.reduce = undefined;
       gpu.force.matmulGroups = undefined;
     }
   },

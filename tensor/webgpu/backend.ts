@@ -37,7 +37,7 @@ import type { MatmulVariant } from "../wgsl/matmul.ts";
 import { float64Parts, randomShader, uniformIsFast } from "../wgsl/random.ts";
 import { type ReduceFusion, type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, planElementwise } from "./layout.ts";
-import { recordMatmul } from "./matmul.ts";
+import { recordLater, recordMatmul } from "./matmul.ts";
 import type { GpuBuf } from "./pool.ts";
 import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
 
@@ -457,15 +457,30 @@ export class WebGPUBackend implements Backend {
       ? picked
       : this.force.reduce ?? picked;
     const identity = op === "sum" ? 0 : 0xff800000; // +0 or -inf bits
-    this.rt.dispatch(
-      reduceShader(op, kernel, fusion),
-      [...bufs, ob],
-      (q) => {
-        q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity);
-        params?.(q);
-      },
-      kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
-    );
+    const alone = () =>
+      this.rt.dispatch(
+        reduceShader(op, kernel, fusion),
+        [...bufs, ob],
+        (q) => {
+          q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity);
+          params?.(q);
+        },
+        kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
+      );
+    // A plain row sum may share a dispatch with the matmuls around it (a bias gradient).
+    if (
+      op === "sum" && !fusion && kernel === "loop" && temps.length === 0 &&
+      (this.force.matmulGroups ?? true)
+    ) {
+      recordLater(this.rt, {
+        family: "matmul",
+        kind: "reduce",
+        reads: bufs,
+        writes: [ob],
+        p,
+        alone,
+      });
+    } else alone();
     for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
   }
 

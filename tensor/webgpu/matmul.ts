@@ -2,10 +2,11 @@
  * Matmul dispatch and the per-adapter variant selector.
  *
  * A blocked product waits (`Runtime.dispatchLater`) for the next ones: up to
- * {@link MATMUL_GROUP_MAX} independent blocked products recorded back to
- * back (dW_hh, the input gradient and dW_ih of a recurrent layer; a
- * head's dX and dW) run as one grouped dispatch, each product with its own
- * kernel's statements, so with its own bits; one alone runs its own kernel.
+ * {@link MATMUL_GROUP_MAX} independent blocked products and `loop` row sums
+ * recorded back to back (dW_hh, the input gradient, dW_ih and the bias
+ * gradients of a recurrent layer; a head's dX, dW and db) run as one grouped
+ * dispatch, each job with its own kernel's statements, so with its own bits;
+ * one alone runs its own kernel.
  *
  * The selector times each variant once per process on a 256³ product (a
  * short autotune, ~0.1–0.5 s on a software adapter) and keeps the fastest.
@@ -14,11 +15,12 @@
  *
  * @module
  */
-import type { MatmulParams } from "../backend.ts";
+import type { MatmulParams, ReduceParams } from "../backend.ts";
 import { LOOP_BUDGET, MAX_LOOP_ELEMENTS } from "../wgsl/common.ts";
 import {
-  type GroupedProduct,
+  type GroupedJob,
   MATMUL_GROUP_MAX,
+  MATMUL_GROUP_WG,
   MATMUL_GROUP_Z_SLOT,
   MATMUL_TILE,
   MATMUL_VARIANTS,
@@ -75,8 +77,15 @@ export function recordMatmul(
       vecB: vec.b,
       biases: bias.length,
     };
-    const item: HeldProduct = { family: "matmul", reads: [a, b, ...bias], writes: [out], p, flags };
-    rt.dispatchLater(item, (held, next) => joins(rt, held, next), (held) => recordGroup(rt, held));
+    recordLater(rt, {
+      family: "matmul",
+      kind: "matmul",
+      reads: [a, b, ...bias],
+      writes: [out],
+      p,
+      flags,
+      alone: () => recordMatmul(rt, "blocked", a, b, out, p, bias),
+    });
     return;
   }
   const tile = MATMUL_TILE[v];
@@ -90,62 +99,98 @@ export function recordMatmul(
   }
 }
 
-/** A blocked product waiting in {@link Runtime.dispatchLater}: reads [a, b, ...bias], writes [out]. */
-interface HeldProduct extends Deferrable {
-  p: MatmulParams;
-  flags: MatmulFlags;
-}
+/**
+ * A job waiting in {@link Runtime.dispatchLater} to share a dispatch: a
+ * blocked product (reads [a, b, ...bias], writes [out]) or a row sum by the
+ * `loop` reduction (reads [x], writes [out]); `alone` records it as its own
+ * dispatch.
+ */
+export type HeldJob =
+  & Deferrable
+  & { alone: () => void }
+  & (
+    | { kind: "matmul"; p: MatmulParams; flags: MatmulFlags }
+    | { kind: "reduce"; p: ReduceParams }
+  );
 
-/** The read bindings of a group, one per buffer and element type, and each product's places. */
-function groupBindings(items: readonly HeldProduct[]) {
+/** The read bindings of a group, one per buffer and element type, and each job's places. */
+function groupBindings(items: readonly HeldJob[]) {
   const reads: { buf: GpuBuf; vec4: boolean }[] = [];
-  const at = (buf: GpuBuf, vec4: boolean) => {
-    let i = reads.findIndex((r) => r.buf === buf && r.vec4 === vec4);
-    if (i < 0) i = reads.push({ buf, vec4 }) - 1;
+  const at = (buf: GpuBuf, vec4: boolean | null) => {
+    // a reduction reads either form (null): an existing binding of the buffer serves
+    let i = reads.findIndex((r) => r.buf === buf && (vec4 === null || r.vec4 === vec4));
+    if (i < 0) i = reads.push({ buf, vec4: vec4 ?? false }) - 1;
     return i;
   };
-  const products: GroupedProduct[] = items.map((it, i) => ({
-    flags: it.flags,
-    a: at(it.reads[0]!, it.flags.vecA),
-    b: at(it.reads[1]!, it.flags.vecB),
-    bias: it.reads.slice(2).map((x) => at(x, false)),
-    out: i,
-  }));
-  return { reads, products };
+  const jobs: GroupedJob[] = items.map((it, i) =>
+    it.kind === "reduce" ? { kind: "reduce", x: at(it.reads[0]!, null), out: i } : {
+      kind: "matmul",
+      flags: it.flags,
+      a: at(it.reads[0]!, it.flags.vecA),
+      b: at(it.reads[1]!, it.flags.vecB),
+      bias: it.reads.slice(2).map((x) => at(x, false)),
+      out: i,
+    }
+  );
+  return { reads, jobs };
 }
 
-/** Whether `next` may join `held`: group size, storage bindings, workgroups in z. */
-function joins(rt: Runtime, held: readonly HeldProduct[], next: HeldProduct): boolean {
-  const all = [...held, next];
-  const { reads } = groupBindings(all);
-  const limit = rt.device.limits.maxStorageBuffersPerShaderStage;
-  return all.length <= MATMUL_GROUP_MAX && reads.length + all.length <= limit &&
-    all.reduce((z, it) => z + it.p.batch, 0) <= MAX_WORKGROUPS_PER_DIM;
-}
-
-/** Record held products: one alone as its own kernel, several as one grouped dispatch. */
-function recordGroup(rt: Runtime, held: readonly HeldProduct[]): void {
+/** Workgroups of a group in x and y (the largest product's), and each job's in z. */
+function groupGrid(items: readonly HeldJob[]): { gx: number; gy: number; zs: number[] } {
   const tile = MATMUL_TILE.blocked;
-  if (held.length === 1) {
-    const [a, b, ...bias] = held[0]!.reads;
-    recordMatmul(rt, "blocked", a!, b!, held[0]!.writes[0]!, held[0]!.p, bias);
-    return;
-  }
-  const { reads, products } = groupBindings(held);
-  const src = matmulGroupShader(products, reads.map((r) => r.vec4), held.length);
-  let gx = 0, gy = 0, z = 0;
-  for (const it of held) {
+  let gx = 1, gy = 1;
+  for (const it of items) {
+    if (it.kind !== "matmul") continue;
     gx = Math.max(gx, Math.ceil(it.p.n / tile.cols));
     gy = Math.max(gy, Math.ceil(it.p.m / tile.rows));
   }
-  const ends = held.map((it) => (z += it.p.batch));
+  const zs = items.map((it) =>
+    it.kind === "matmul"
+      ? it.p.batch
+      : Math.ceil((it.p.outer * it.p.inner) / (MATMUL_GROUP_WG * gx * gy))
+  );
+  return { gx, gy, zs };
+}
+
+/** Whether `next` may join `held`: group size, storage bindings, workgroups in z. */
+function joins(rt: Runtime, held: readonly HeldJob[], next: HeldJob): boolean {
+  const all = [...held, next];
+  if (all.length > MATMUL_GROUP_MAX) return false;
+  const { reads } = groupBindings(all);
+  const limit = rt.device.limits.maxStorageBuffersPerShaderStage;
+  return reads.length + all.length <= limit &&
+    groupGrid(all).zs.reduce((a, b) => a + b, 0) <= MAX_WORKGROUPS_PER_DIM;
+}
+
+/** Record held jobs: one alone as its own kernel, several as one grouped dispatch. */
+function recordGroup(rt: Runtime, held: readonly HeldJob[]): void {
+  if (held.length === 1) return held[0]!.alone();
+  const { reads, jobs } = groupBindings(held);
+  const src = matmulGroupShader(jobs, reads.map((r) => r.vec4), held.length);
+  const { gx, gy, zs } = groupGrid(held);
+  let z = 0;
+  const ends = zs.map((n) => (z += n));
   rt.dispatch(src, [...reads.map((r) => r.buf), ...held.map((it) => it.writes[0]!)], (q) => {
     held.forEach((it, i) => {
-      const { m, n, k, strideA, strideB } = it.p;
-      q.u(8 * i, m).u(8 * i + 1, n).u(8 * i + 2, k).u(8 * i + 3, strideA).u(8 * i + 4, strideB)
-        .u(8 * i + 5, 0).u(MATMUL_GROUP_Z_SLOT + i, ends[i]!);
+      const s = 6 * i;
+      if (it.kind === "matmul") {
+        const { m, n, k, strideA, strideB } = it.p;
+        q.u(s, m).u(s + 1, n).u(s + 2, k).u(s + 3, strideA).u(s + 4, strideB).u(s + 5, 0);
+      } else q.u(s, it.p.outer).u(s + 1, it.p.reduce).u(s + 2, it.p.inner).u(s + 3, 0);
+      q.u(MATMUL_GROUP_Z_SLOT + i, ends[i]!);
     });
   }, [gx, gy, z]);
+}
+
+/**
+ * Hold a job so that the next independent matmuls and row sums recorded
+ * back to back share its dispatch (see {@link Runtime.dispatchLater}).
+ *
+ * @param rt the runtime
+ * @param job the job
+ */
+export function recordLater(rt: Runtime, job: HeldJob): void {
+  rt.dispatchLater(job, (held, next) => joins(rt, held, next), (held) => recordGroup(rt, held));
 }
 
 /** One variant's timing from {@link autotuneMatmul}. */

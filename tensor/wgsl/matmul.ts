@@ -31,6 +31,7 @@
  * @module
  */
 import { PARAMS_WGSL, type ShaderSource, unrolled4 } from "./common.ts";
+import { reduceLoopBody } from "./reduce.ts";
 
 /** Matmul kernel variants. */
 export type MatmulVariant = "blocked" | "tiled" | "simple";
@@ -382,44 +383,64 @@ export function matmulVec4(
   };
 }
 
-/** One product of a grouped dispatch: its constants and the bindings it uses. */
-export interface GroupedProduct {
-  /** Its kernel's constants (the blocked kernel). */
-  flags: MatmulFlags;
-  /** Read-binding index of A. */
-  a: number;
-  /** Read-binding index of B. */
-  b: number;
-  /** Read-binding indices of its biases. */
-  bias: readonly number[];
-  /** Write-binding index of its output. */
-  out: number;
-}
+/**
+ * One job of a grouped dispatch: a blocked product (its constants and the
+ * bindings it uses) or a sum over rows by the reduction's `loop` kernel.
+ */
+export type GroupedJob =
+  | {
+    kind: "matmul";
+    /** Its kernel's constants (the blocked kernel). */
+    flags: MatmulFlags;
+    /** Read-binding index of A. */
+    a: number;
+    /** Read-binding index of B. */
+    b: number;
+    /** Read-binding indices of its biases. */
+    bias: readonly number[];
+    /** Write-binding index of its output. */
+    out: number;
+  }
+  | {
+    kind: "reduce";
+    /** Read-binding index of the input. */
+    x: number;
+    /** Write-binding index of the output. */
+    out: number;
+  };
 
-/** Most products in one grouped dispatch. */
-export const MATMUL_GROUP_MAX = 4;
+/** Most jobs in one grouped dispatch. */
+export const MATMUL_GROUP_MAX = 8;
 
-/** Slot of the first product's end in z (product i's at +i; product i's sizes from 8·i). */
-export const MATMUL_GROUP_Z_SLOT = 56;
+/** Parameter slots per job (job i's from 6·i). */
+const JOB_SLOTS = 6;
+
+/** Slot of the first job's end in z (job i's at +i). */
+export const MATMUL_GROUP_Z_SLOT = JOB_SLOTS * MATMUL_GROUP_MAX;
+
+/** Invocations per workgroup of the grouped dispatch (8 × 8, the blocked kernel's). */
+export const MATMUL_GROUP_WG = 64;
 
 /**
- * Several independent blocked products in one dispatch (the weight and
- * input gradients of a layer): product i runs the blocked kernel's own
- * statements (so its bits are those of its own dispatch) on its bindings,
- * with its six parameters at slots 8·i … 8·i + 5 (batch base 0) and the
- * workgroups of z in [end_{i−1}, end_i) (ends at {@link MATMUL_GROUP_Z_SLOT});
- * the grid's x and y cover the largest product, the others return early.
+ * Several independent jobs in one dispatch (a layer's weight, input and bias
+ * gradients): job i runs its own kernel's statements (the blocked matmul's,
+ * or the `loop` reduction's over a flat index of its own workgroups), so its
+ * bits are those of its own dispatch, on its bindings, with its parameters
+ * at slots 6·i … 6·i + 5 (a matmul's batch base 0; a reduction's sizes and
+ * identity) and the workgroups of z in [end_{i−1}, end_i) (ends at
+ * {@link MATMUL_GROUP_Z_SLOT}); the grid's x and y cover the largest product,
+ * the others return early.
  *
  * Bindings: P, the read bindings `mr<j>` (`array<vec4<f32>>` where
  * `readVec4[j]`), then `writes` output bindings `mw<j>`.
  *
- * @param products the products, in z order
+ * @param jobs the jobs, in z order
  * @param readVec4 per read binding: bound as vec4s
  * @param writes output bindings
  * @returns the shader
  */
 export function matmulGroupShader(
-  products: readonly GroupedProduct[],
+  jobs: readonly GroupedJob[],
   readVec4: readonly boolean[],
   writes: number,
 ): ShaderSource {
@@ -429,35 +450,49 @@ export function matmulGroupShader(
   const outs = [...Array(writes).keys()].map((j) =>
     `@group(0) @binding(${readVec4.length + j + 1}) var<storage, read_write> mw${j}: array<f32>;`
   );
-  const fns = products.map((p, i) =>
-    `fn mm${i}(wid: vec3<u32>, g: vec3<u32>) {
+  const fns = jobs.map((job, i) => {
+    if (job.kind === "reduce") {
+      const x = `mr${job.x}`;
+      const load = readVec4[job.x]
+        ? (j: string) => `${x}[(${j}) >> 2u][(${j}) & 3u]`
+        : (j: string) => `${x}[${j}]`;
+      return `fn job${i}(wid: vec3<u32>, lid: u32, nwg: vec3<u32>) {
+  let gid = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${MATMUL_GROUP_WG}u + lid;
+${reduceLoopBody("sum", load, (v) => `mw${job.out}[gid] = ${v};`, JOB_SLOTS * i)}
+}
+`;
+    }
+    return `fn job${i}(wid: vec3<u32>, g: vec3<u32>) {
 ${
-      blockedBody(p.flags, {
-        a: `mr${p.a}`,
-        b: `mr${p.b}`,
-        out: `mw${p.out}`,
-        bias: p.bias.map((j) => `mr${j}`),
-        slot: 8 * i,
+      blockedBody(job.flags, {
+        a: `mr${job.a}`,
+        b: `mr${job.b}`,
+        out: `mw${job.out}`,
+        bias: job.bias.map((j) => `mr${j}`),
+        slot: JOB_SLOTS * i,
       })
     }}
-`
-  );
+`;
+  });
   const z = (i: number) => `pu(${MATMUL_GROUP_Z_SLOT + i}u)`;
-  const calls = products.map((_, i) =>
-    `  if (wid.z < ${z(i)}) { mm${i}(${
-      i === 0 ? "wid" : `vec3<u32>(wid.xy, wid.z - ${z(i - 1)})`
-    }, g); return; }`
-  );
-  const sig = products.map((p) =>
-    `${p.flags.transA ? "T" : "N"}${p.flags.transB ? "T" : "N"}${p.flags.vecA ? "4" : ""}${
-      p.flags.vecB ? "4" : ""
-    }b${p.flags.biases}@${p.a},${p.b},${p.bias.join(",")}>${p.out}`
+  const calls = jobs.map((job, i) => {
+    const w = i === 0 ? "wid" : `vec3<u32>(wid.xy, wid.z - ${z(i - 1)})`;
+    const args = job.kind === "reduce" ? `${w}, lid, nwg` : `${w}, g`;
+    return `  if (wid.z < ${z(i)}) { job${i}(${args}); return; }`;
+  });
+  const sig = jobs.map((j) =>
+    j.kind === "reduce"
+      ? `S@${j.x}>${j.out}`
+      : `${j.flags.transA ? "T" : "N"}${j.flags.transB ? "T" : "N"}${j.flags.vecA ? "4" : ""}${
+        j.flags.vecB ? "4" : ""
+      }b${j.flags.biases}@${j.a},${j.b},${j.bias.join(",")}>${j.out}`
   ).join("|");
   return {
     key: `matmul:group:${readVec4.map((v) => (v ? "4" : "1")).join("")}:${writes}:${sig}`,
     code: PARAMS_WGSL + reads.join("\n") + "\n" + outs.join("\n") + "\n" + fns.join("") +
       `@compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
 ${calls.join("\n")}
 }
 `,

@@ -46,6 +46,37 @@ export interface ReduceFusion {
   helpers?: string;
 }
 
+/**
+ * The statements of the `loop` kernel for invocation `gid` (which they may
+ * return early from): output gid of x viewed as [outer, reduce, inner],
+ * folded in order from the identity; sizes and identity at slots
+ * `slot` … `slot` + 3.
+ *
+ * @param op sum or max
+ * @param load the element at a flat index
+ * @param store the statement storing the result `v`
+ * @param slot the first parameter slot
+ * @returns WGSL statements
+ */
+export function reduceLoopBody(
+  op: ReduceOp,
+  load: (j: string) => string,
+  store: (v: string) => string,
+  slot: number,
+): string {
+  const combine = COMBINE[op];
+  return `  let outer = pu(${slot}u);
+  let red = pu(${slot + 1}u);
+  let inner = pu(${slot + 2}u);
+  if (gid >= outer * inner) { return; }
+  let o = gid / inner;
+  let i = gid % inner;
+  var acc = pf(${slot + 3}u);
+  let j = o * red * inner + i;
+  ${unrolled4("r", "0u", "red", 1, (r) => `acc = ${combine(load(`j + ${r} * inner`))};`)}
+  ${store("acc")}`;
+}
+
 const PLAIN: Omit<ReduceFusion, "key"> = { reads: ["x"], load: (j) => `x[${j}]`, store: (v) => v };
 
 /**
@@ -73,16 +104,7 @@ export function reduceShader(
   const head = PARAMS_WGSL + (f.helpers ?? "") + bindings(f.reads, ["out"]);
   const reads = f.reads.length;
   if (kernel === "loop") {
-    const code = head + entry1d(`  let outer = pu(0u);
-  let red = pu(1u);
-  let inner = pu(2u);
-  if (gid >= outer * inner) { return; }
-  let o = gid / inner;
-  let i = gid % inner;
-  var acc = pf(3u);
-  let j = o * red * inner + i;
-  ${unrolled4("r", "0u", "red", 1, (r) => `acc = ${combine(f.load(`j + ${r} * inner`))};`)}
-  out[gid] = ${f.store("acc")};`);
+    const code = head + entry1d(reduceLoopBody(op, f.load, (v) => `out[gid] = ${f.store(v)};`, 0));
     return { key: `${key}:loop`, code, reads, writes: 1 };
   }
   const code = head + `var<workgroup> part: array<f32, ${REDUCE_WG}>;
