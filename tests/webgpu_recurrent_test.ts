@@ -16,6 +16,7 @@ import {
   lstmStep,
   lstmStepBackward,
 } from "../tensor/routines/rnn/mod.ts";
+import { placeholder } from "../tensor/routines/rnn/webgpu.ts";
 
 const cpu = new CpuBackend();
 const B = 5, H = 7, T = 3;
@@ -236,5 +237,104 @@ gpuTest("lstmStepBackward with dcZero ignores dc: the bits of a zero-filled dc",
       }
     }
     for (const s of [c, cPrev, dh, whh, gates]) gpu.free(s);
+  }
+});
+
+gpuTest("zeroState steps ignore h and c: the bits of steps reading zero states", async (gpu) => {
+  // NaN in the buffers bound for absent roles: a kernel that read them would show it
+  for (let i = 0; i < 8; i++) {
+    gpu.rt.device.queue.writeBuffer(
+      placeholder(gpu.rt, i).buffer,
+      0,
+      new Float32Array(64).fill(NaN),
+    );
+  }
+  const same = async (what: string, a: Storage[], b: Storage[]) => {
+    for (let i = 0; i < a.length; i++) {
+      const [x, y] = [
+        new Float32Array(await gpu.read(a[i]!)),
+        new Float32Array(await gpu.read(b[i]!)),
+      ];
+      if (!x.every((v, k) => Object.is(v, y[k]))) throw new Error(`${what}: output ${i} differs`);
+    }
+  };
+  for (const [B, H] of [[5, 7], [3, 8], [100, 64]] as const) {
+    const up = (n: number, seed: number) => gpu.upload(randArray(n, seed, -1, 1), "float32");
+    const zero = gpu.upload(new Float32Array(B * H), "float32"), junk = up(B * H, 99);
+    const r = (storage: Storage, w: number) => ({ storage, offset: 0, stride: w * H });
+    for (const transposed of [false, true]) {
+      const what = `B=${B} H=${H} whhT=${transposed}`;
+      const lx = up(B * 4 * H, 1), lw = up(4 * H * H, 2), gxs = up(B * 3 * H, 3);
+      const gw = up(3 * H * H, 4), bh = up(3 * H, 5);
+      const lwT = transposed ? up(4 * H * H, 6) : undefined;
+      const gwT = transposed ? up(3 * H * H, 7) : undefined;
+      const outs = (zeroState: boolean) => {
+        const o = [B * H, B * H, B * 4 * H, B * H, B * H, B * 4 * H, B * H].map((n) =>
+          gpu.upload(new Float32Array(n).fill(NaN), "float32")
+        );
+        const h = zeroState ? junk : zero;
+        lstmStep(gpu, {
+          batch: B,
+          hidden: H,
+          x: r(lx, 4),
+          h: r(h, 1),
+          c: r(h, 1),
+          whh: lw,
+          whhT: lwT,
+          hOut: r(o[0]!, 1),
+          cOut: r(o[1]!, 1),
+          gates: r(o[2]!, 4),
+          hPrev: r(o[3]!, 1),
+          zeroState,
+        });
+        gruStep(gpu, {
+          batch: B,
+          hidden: H,
+          x: r(gxs, 3),
+          h: r(h, 1),
+          whh: gw,
+          whhT: gwT,
+          bhh: bh,
+          hOut: r(o[4]!, 1),
+          saved: r(o[5]!, 4),
+          hPrev: r(o[6]!, 1),
+          zeroState,
+        });
+        return o;
+      };
+      await same(`forward ${what}`, outs(true), outs(false));
+    }
+    // backward step 0: LSTM reads c_{−1} (cPrev), GRU h_{−1}
+    const g4 = gpu.upload(randArray(B * 4 * H, 8, 0.05, 0.95), "float32");
+    const dh = up(B * H, 9), c = up(B * H, 10), w4 = up(4 * H * H, 11), w3 = up(3 * H * H, 12);
+    const back = (zeroState: boolean) => {
+      const prev = zeroState ? junk : zero;
+      const o = [B * H, B * 4 * H, B * H, B * 3 * H, B * 3 * H].map((n, i) =>
+        gpu.upload(i === 0 || i === 2 ? randArray(n, 13 + i) : new Float32Array(n), "float32")
+      );
+      const base = { batch: B, hidden: H, dh: r(dh, 1), zeroState };
+      lstmStepBackward(gpu, {
+        ...base,
+        cPrev: r(prev, 1),
+        c: r(c, 1),
+        gates: r(g4, 4),
+        whh: w4,
+        dc: o[0]!,
+        dg: r(o[1]!, 4),
+        dgNext: null,
+      });
+      gruStepBackward(gpu, {
+        ...base,
+        h: r(prev, 1),
+        saved: r(g4, 4),
+        whh: w3,
+        dhz: o[2]!,
+        dgx: r(o[3]!, 3),
+        dgh: r(o[4]!, 3),
+        dghNext: null,
+      });
+      return o;
+    };
+    await same(`backward B=${B} H=${H}`, back(true), back(false));
   }
 });

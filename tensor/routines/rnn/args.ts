@@ -54,6 +54,12 @@ export interface LstmStepArgs {
   /** Receives the activated gates i, f, g, o [B, 4H] for backward; null skips saving. */
   gates: Rows | null;
   /**
+   * Optional: h_{t−1} and c_{t−1} are zero (the zero initial state): `h` and
+   * `c` are ignored, not read. Only a backend whose kernel registered the
+   * trait `zeroState` honours it (WebGPU); callers pass it only then.
+   */
+  zeroState?: boolean;
+  /**
    * Optional: receives a copy of h_{t−1} (the rows `h` reads), for the
    * layer's W_hh gradient. Only a backend whose kernel registered the trait
    * `hPrev` writes it (WebGPU: so the layer needs no gather copies); others
@@ -98,6 +104,8 @@ export interface LstmStepBackwardArgs {
    * (WebGPU); callers pass it only then.
    */
   dcZero?: boolean;
+  /** Optional: c_{t−1} is zero and `cPrev` not read (step 0 of the zero initial state). */
+  zeroState?: boolean;
   /** Receives the pre-activation gate gradients dL/dgates_t [B, 4H]. */
   dg: Rows;
   /**
@@ -140,6 +148,8 @@ export interface GruStepArgs {
   saved: Rows | null;
   /** Optional: receives a copy of h_{t−1}, as {@link LstmStepArgs.hPrev}. */
   hPrev?: Rows | null;
+  /** Optional: h_{t−1} is zero and `h` not read, as {@link LstmStepArgs.zeroState}. */
+  zeroState?: boolean;
   /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
   pass?: number;
 }
@@ -173,6 +183,8 @@ export interface GruStepBackwardArgs {
    * with W_hh is added to dL/dh_t; null at the last step.
    */
   dghNext: number | null;
+  /** Optional: h_{t−1} is zero and `h` not read (step 0 of the zero initial state). */
+  zeroState?: boolean;
   /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
   pass?: number;
 }

@@ -22,6 +22,10 @@
  *   next layer's input projection, the head): no copy.
  * - GRU: packed = the sequence [B, T, H] itself; h_T is row T − 1.
  *
+ * A missing initial state (null) is zero: where the step kernels register
+ * the trait `zeroState` (WebGPU) they take it by a flag at step 0, so no
+ * zeros are filled; elsewhere the layer makes one zeros tensor.
+ *
  * @module
  */
 import type { Backend, Storage } from "../../backend.ts";
@@ -30,7 +34,7 @@ import { fmtShape, ShapeError } from "../../errors.ts";
 import { checkSame } from "../../ops/elementwise.ts";
 import { reshape, slice } from "../../ops/shape.ts";
 import { sizeOf } from "../../shape.ts";
-import { empty, needsGrad, type Tensor } from "../../tensor.ts";
+import { empty, needsGrad, type Tensor, zeros } from "../../tensor.ts";
 import { routineTrait, runRoutine } from "../registry.ts";
 import type {
   GruStepArgs,
@@ -138,6 +142,31 @@ function transposedWeights(
 }
 
 /**
+ * The initial states of a layer call: none with `zero` when every state is
+ * missing and the step kernels take the zero state by a flag (trait
+ * `zeroState`, with `hPrev` so that no backward gather reads h0); else each
+ * given state, the missing ones as one zeros tensor (`owned`, released by
+ * the caller).
+ */
+function initialStateTensors(
+  xproj: Tensor,
+  states: (Tensor | null)[],
+  step: string,
+  B: number,
+  H: number,
+): { zero: boolean; states: Tensor[]; owned: Tensor | null } {
+  const be = xproj.backendImpl;
+  if (
+    states.every((s) => s === null) && routineTrait(be, step, "zeroState") &&
+    routineTrait(be, step, "hPrev")
+  ) return { zero: true, states: [], owned: null };
+  const owned = states.some((s) => s === null)
+    ? zeros([B, H], { backend: xproj.backend, dtype: xproj.dtype })
+    : null;
+  return { zero: false, states: states.map((s) => s ?? owned!), owned };
+}
+
+/**
  * The buffer [B, T, H] the forward steps fill with h_{t−1} (routine arg
  * `hPrev`) when the step kernel registered the trait `hPrev` and the layer
  * saves for backward; else null (backward gathers the rows itself).
@@ -238,8 +267,9 @@ function initialStateGrad(
  * @param xproj the input part of the gate pre-activations [B, T, 4H]:
  *   x·W_ihᵀ + b_ih + b_hh, gate blocks i, f, g, o
  * @param whh W_hh [4H, H]
- * @param h0 initial hidden state [B, H]
- * @param c0 initial cell state [B, H]
+ * @param h0 initial hidden state [B, H]; null: zeros
+ * @param c0 initial cell state [B, H]; null: zeros (both null on WebGPU: the
+ *   step kernels take the zero state by a flag, no zeros are filled)
  * @returns the sequence of hidden states and the final states
  * @example
  * ```ts
@@ -255,10 +285,17 @@ function initialStateGrad(
  * console.assert(cT.shape.join() === "2,2");
  * ```
  */
-export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): LstmLayerResult {
-  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0]);
+export function lstmLayer(
+  xproj: Tensor,
+  whh: Tensor,
+  h0: Tensor | null,
+  c0: Tensor | null,
+): LstmLayerResult {
+  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0].filter((s) => s !== null));
+  const init = initialStateTensors(xproj, [h0, c0], "lstmStep", B, H);
+  const zero = init.zero, [h0t, c0t] = init.states as [Tensor?, Tensor?];
   const G = 4 * H, be = xproj.backendImpl, dtype = xproj.dtype;
-  const inputs = [xproj, whh, h0, c0];
+  const inputs = [xproj, whh, ...init.states];
   const saving = needsGrad(...inputs);
   const S = T * H, CT = B * T * H; // row stride of h_t in packed; where c_T starts
   const packed = empty(be, [CT + B * H], dtype);
@@ -267,20 +304,26 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   const gates = saving ? empty(be, [T, B, G], dtype) : null;
   const hPrev = prevStates(be, saving, B, T, H, 4, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 4);
-  const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
-    t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
+  // (with the zero state, c_{−1}'s and h_{−1}'s rows are placeholders the kernels do not read)
+  const cRows = (t: number, c0s: Storage | undefined, cs: Storage, ps: Storage): Rows =>
+    t < 0 ? rows(c0s ?? ps, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
       hidden: H,
       x: rows(xproj.storage, t * G, T * G),
-      h: t === 0 ? rows(h0.storage, 0, H) : rows(packed.storage, (t - 1) * H, S),
-      c: cRows(t - 1, c0.storage, cells.storage, packed.storage),
+      h: t === 0 ? rows(h0t?.storage ?? packed.storage, 0, h0t ? H : S) : rows(
+        packed.storage,
+        (t - 1) * H,
+        S,
+      ),
+      c: cRows(t - 1, c0t?.storage, cells.storage, packed.storage),
       whh: whh.storage,
       whhT: whhT?.storage,
       hOut: rows(packed.storage, t * H, S),
-      cOut: cRows(t, c0.storage, cells.storage, packed.storage),
+      cOut: cRows(t, c0t?.storage, cells.storage, packed.storage),
+      zeroState: zero && t === 0,
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
       hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
@@ -289,10 +332,12 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
   whhT?.dispose();
   if (gates) {
     const need = inputs.map((x) => x.requiresGrad);
-    const keep = [packed, cells, gates, whh, h0, c0, ...(hPrev ? [hPrev] : [])];
+    // saved: packed, cells, gates, whh, h_{t−1} as the forward steps wrote them (or null), h0, c0
+    const keep = [packed, cells, gates, whh, ...(hPrev ? [hPrev] : []), ...init.states];
     record("lstmLayer", packed, inputs, keep, (g, saved) => {
-      const [ps, cs, gs, w, h0s, c0s] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
-      const hp = saved[6] ?? null; // h_{t−1} as the forward steps wrote them
+      const [ps, cs, gs, w] = saved as [Tensor, Tensor, Tensor, Tensor];
+      const hp = hPrev ? saved[4]! : null;
+      const [h0s, c0s] = saved.slice(hPrev ? 5 : 4) as [Tensor?, Tensor?];
       const dxproj = empty(be, [B, T, G], dtype);
       const dc = empty(be, [B, H], dtype);
       // Only the sequence had a gradient (c_T and h_T unread): the packed gradient is a
@@ -318,27 +363,31 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
           batch: B,
           hidden: H,
           dh: rows(gStore, t * H, S),
-          cPrev: cRows(t - 1, c0s.storage, cs.storage, ps.storage),
-          c: cRows(t, c0s.storage, cs.storage, ps.storage),
+          cPrev: cRows(t - 1, c0s?.storage, cs.storage, ps.storage),
+          c: cRows(t, c0s?.storage, cs.storage, ps.storage),
           gates: rows(gs.storage, t * B * G, G),
           whh: w.storage,
           dc: dc.storage,
           dg: rows(dxproj.storage, t * G, T * G),
           dgNext: t < T - 1 ? (t + 1) * G : null,
           dcZero: dcZero && t === T - 1,
+          zeroState: zero && t === 0,
           pass: back,
         });
       }
       return [
         dxproj,
-        need[1] ? recurrentWeightGrad(be, dxproj, hp, ps, S, h0s, B, T, H, 4) : null,
-        need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
-        need[3] ? dc : null,
+        need[1] ? recurrentWeightGrad(be, dxproj, hp, ps, S, h0s!, B, T, H, 4) : null,
+        ...(zero ? [] : [
+          need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
+          need[3] ? dc : null,
+        ]),
       ];
     });
     gates.dispose();
   }
   hPrev?.dispose();
+  init.owned?.dispose();
   cells.dispose();
   // Deferred slices: h_T's reads packed directly (a slice of a contiguous range).
   const flat = slice(packed, [0], [CT]), cFlat = slice(packed, [CT], [B * H]);
@@ -359,7 +408,8 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
  *   blocks r, z, n (b_hh is applied inside, since b_hn sits in r ⊙ (…))
  * @param whh W_hh [3H, H]
  * @param bhh b_hh [3H]
- * @param h0 initial hidden state [B, H]
+ * @param h0 initial hidden state [B, H]; null: zeros (on WebGPU taken by a
+ *   flag, no zeros are filled)
  * @returns the sequence of hidden states and the final state
  * @example
  * ```ts
@@ -374,10 +424,17 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
  * console.assert(output.shape.join() === "2,3,2" && hT.shape.join() === "2,2");
  * ```
  */
-export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruLayerResult {
-  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, [h0], bhh);
+export function gruLayer(
+  gx: Tensor,
+  whh: Tensor,
+  bhh: Tensor,
+  h0: Tensor | null,
+): GruLayerResult {
+  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, h0 ? [h0] : [], bhh);
+  const init = initialStateTensors(gx, [h0], "gruStep", B, H);
+  const zero = init.zero, h0t = init.states[0];
   const G = 3 * H, be = gx.backendImpl, dtype = gx.dtype;
-  const inputs = [gx, whh, bhh, h0];
+  const inputs = [gx, whh, bhh, ...init.states];
   const saving = needsGrad(...inputs);
   const S = T * H;
   const out = empty(be, [B, T, H], dtype);
@@ -390,11 +447,17 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       batch: B,
       hidden: H,
       x: rows(gx.storage, t * G, T * G),
-      h: t === 0 ? rows(h0.storage, 0, H) : rows(out.storage, (t - 1) * H, S),
+      // (with the zero state, h_{−1}'s rows are a placeholder the kernel does not read)
+      h: t === 0 ? rows(h0t?.storage ?? out.storage, 0, h0t ? H : S) : rows(
+        out.storage,
+        (t - 1) * H,
+        S,
+      ),
       whh: whh.storage,
       whhT: whhT?.storage,
       bhh: bhh.storage,
       hOut: rows(out.storage, t * H, S),
+      zeroState: zero && t === 0,
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
       hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
@@ -404,10 +467,12 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   let output = out;
   if (saved) {
     const need = inputs.map((x) => x.requiresGrad);
-    const keep = [out, saved, whh, h0, ...(hPrev ? [hPrev] : [])];
+    // saved: out, saved, whh, h_{t−1} as the forward steps wrote them (or null), h0
+    const keep = [out, saved, whh, ...(hPrev ? [hPrev] : []), ...init.states];
     output = record("gruLayer", out, inputs, keep, (g, sv) => {
-      const [os, ss, w, h0s] = sv as [Tensor, Tensor, Tensor, Tensor];
-      const hp = sv[4] ?? null; // h_{t−1} as the forward steps wrote them
+      const [os, ss, w] = sv as [Tensor, Tensor, Tensor];
+      const hp = hPrev ? sv[3]! : null;
+      const h0s = sv[hPrev ? 4 : 3];
       const dgx = empty(be, [B, T, G], dtype);
       const dgh = empty(be, [B, T, G], dtype);
       const dhz = empty(be, [B, H], dtype);
@@ -417,7 +482,12 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
           batch: B,
           hidden: H,
           dh: rows(g.storage, t * H, S),
-          h: t === 0 ? rows(h0s.storage, 0, H) : rows(os.storage, (t - 1) * H, S),
+          h: t === 0 ? rows(h0s?.storage ?? os.storage, 0, h0s ? H : S) : rows(
+            os.storage,
+            (t - 1) * H,
+            S,
+          ),
+          zeroState: zero && t === 0,
           saved: rows(ss.storage, t * B * 4 * H, 4 * H),
           whh: w.storage,
           dhz: dhz.storage,
@@ -433,20 +503,21 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
         be.reduce("sum", dgh.storage, dbhh.storage, { outer: 1, reduce: B * T, inner: G });
       }
       let dh0: Tensor | null = null;
-      if (need[3]) {
+      if (!zero && need[3]) {
         const rec = initialStateGrad(be, dgh, w, B, T, H, 3);
         dh0 = rec.add(dhz);
       }
       return [
         dgx,
-        need[1] ? recurrentWeightGrad(be, dgh, hp, os, S, h0s, B, T, H, 3) : null,
+        need[1] ? recurrentWeightGrad(be, dgh, hp, os, S, h0s!, B, T, H, 3) : null,
         dbhh,
-        dh0,
+        ...(zero ? [] : [dh0]),
       ];
     });
     saved.dispose();
   }
   hPrev?.dispose();
+  init.owned?.dispose();
   const hT3 = slice(output, [0, T - 1, 0], [B, 1, H]);
   const hT = reshape(hT3, [B, H]);
   hT3.dispose();
