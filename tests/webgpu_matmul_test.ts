@@ -149,7 +149,7 @@ gpuTest(
       sum: { outer, reduce, inner },
       of,
     });
-    // mixed flags, vec4 and scalar operands, batches, biases, sums of vec4-bound inputs
+    // mixed flags, vec4 and scalar operands, batches, biases, a sum of a product's (vec4) input
     const sets: Job[][] = [
       [[paramsOf([1, 13, 12, 16, 1, 1], true, false), 0], [
         paramsOf([1, 20, 12, 13, 1, 1], false, false),

@@ -116,14 +116,15 @@ export type HeldJob =
 /** The read bindings of a group, one per buffer and element type, and each job's places. */
 function groupBindings(items: readonly HeldJob[]) {
   const reads: { buf: GpuBuf; vec4: boolean }[] = [];
-  const at = (buf: GpuBuf, vec4: boolean | null) => {
-    // a reduction reads either form (null): an existing binding of the buffer serves
-    let i = reads.findIndex((r) => r.buf === buf && (vec4 === null || r.vec4 === vec4));
-    if (i < 0) i = reads.push({ buf, vec4: vec4 ?? false }) - 1;
+  const at = (buf: GpuBuf, vec4: boolean) => {
+    let i = reads.findIndex((r) => r.buf === buf && r.vec4 === vec4);
+    if (i < 0) i = reads.push({ buf, vec4 }) - 1;
     return i;
   };
+  // A row sum reads its input through an f32 binding of its own where a product binds
+  // the buffer as vec4s: a plain load per element, not a component picked by index.
   const jobs: GroupedJob[] = items.map((it, i) =>
-    it.kind === "reduce" ? { kind: "reduce", x: at(it.reads[0]!, null), out: i } : {
+    it.kind === "reduce" ? { kind: "reduce", x: at(it.reads[0]!, false), out: i } : {
       kind: "matmul",
       flags: it.flags,
       a: at(it.reads[0]!, it.flags.vecA),
