@@ -19,9 +19,11 @@ import type { MatmulParams, ReduceParams } from "../backend.ts";
 import { LOOP_BUDGET, MAX_LOOP_ELEMENTS } from "../wgsl/common.ts";
 import {
   type GroupedJob,
+  MATMUL_GROUP_END_SLOT,
+  MATMUL_GROUP_JOB_SLOTS,
   MATMUL_GROUP_MAX,
+  MATMUL_GROUP_STRIDE_SLOT,
   MATMUL_GROUP_WG,
-  MATMUL_GROUP_Z_SLOT,
   MATMUL_TILE,
   MATMUL_VARIANTS,
   type MatmulFlags,
@@ -136,21 +138,22 @@ function groupBindings(items: readonly HeldJob[]) {
   return { reads, jobs };
 }
 
-/** Workgroups of a group in x and y (the largest product's), and each job's in z. */
-function groupGrid(items: readonly HeldJob[]): { gx: number; gy: number; zs: number[] } {
+/** Workgroups of each job of a group: a product's own grid, a row sum's 64-wide blocks. */
+function jobWorkgroups(items: readonly HeldJob[]): number[] {
   const tile = MATMUL_TILE.blocked;
-  let gx = 1, gy = 1;
-  for (const it of items) {
-    if (it.kind !== "matmul") continue;
-    gx = Math.max(gx, Math.ceil(it.p.n / tile.cols));
-    gy = Math.max(gy, Math.ceil(it.p.m / tile.rows));
-  }
-  const zs = items.map((it) =>
+  return items.map((it) =>
     it.kind === "matmul"
-      ? it.p.batch
-      : Math.ceil((it.p.outer * it.p.inner) / (MATMUL_GROUP_WG * gx * gy))
+      ? Math.ceil(it.p.n / tile.cols) * Math.ceil(it.p.m / tile.rows) * it.p.batch
+      : Math.ceil((it.p.outer * it.p.inner) / MATMUL_GROUP_WG)
   );
-  return { gx, gy, zs };
+}
+
+/** A stride coprime to `n` near n / φ (1 for small n): consecutive workgroups land far apart. */
+function spreadStride(n: number): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  let p = Math.max(1, Math.round(n * 0.618));
+  while (gcd(p, n) !== 1) p++;
+  return p;
 }
 
 /** Whether `next` may join `held`: group size, storage bindings, workgroups in z. */
@@ -160,7 +163,8 @@ function joins(rt: Runtime, held: readonly HeldJob[], next: HeldJob): boolean {
   const { reads } = groupBindings(all);
   const limit = rt.device.limits.maxStorageBuffersPerShaderStage;
   return reads.length + all.length <= limit &&
-    groupGrid(all).zs.reduce((a, b) => a + b, 0) <= MAX_WORKGROUPS_PER_DIM;
+    jobWorkgroups(all).reduce((a, b) => a + b, 0) <=
+      MAX_WORKGROUPS_PER_DIM;
 }
 
 /** Record held jobs: one alone as its own kernel, several as one grouped dispatch. */
@@ -168,19 +172,19 @@ function recordGroup(rt: Runtime, held: readonly HeldJob[]): void {
   if (held.length === 1) return held[0]!.alone();
   const { reads, jobs } = groupBindings(held);
   const src = matmulGroupShader(jobs, reads.map((r) => r.vec4), held.length);
-  const { gx, gy, zs } = groupGrid(held);
-  let z = 0;
-  const ends = zs.map((n) => (z += n));
+  let total = 0;
+  const ends = jobWorkgroups(held).map((n) => (total += n));
   rt.dispatch(src, [...reads.map((r) => r.buf), ...held.map((it) => it.writes[0]!)], (q) => {
     held.forEach((it, i) => {
-      const s = 6 * i;
+      const s = MATMUL_GROUP_JOB_SLOTS * i;
       if (it.kind === "matmul") {
         const { m, n, k, strideA, strideB } = it.p;
         q.u(s, m).u(s + 1, n).u(s + 2, k).u(s + 3, strideA).u(s + 4, strideB).u(s + 5, 0);
       } else q.u(s, it.p.outer).u(s + 1, it.p.reduce).u(s + 2, it.p.inner).u(s + 3, 0);
-      q.u(MATMUL_GROUP_Z_SLOT + i, ends[i]!);
+      q.u(MATMUL_GROUP_END_SLOT + i, ends[i]!);
     });
-  }, [gx, gy, z]);
+    q.u(MATMUL_GROUP_STRIDE_SLOT, spreadStride(total));
+  }, total);
 }
 
 /**

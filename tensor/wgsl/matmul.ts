@@ -413,10 +413,13 @@ export type GroupedJob =
 export const MATMUL_GROUP_MAX = 8;
 
 /** Parameter slots per job (job i's from 6·i). */
-const JOB_SLOTS = 6;
+export const MATMUL_GROUP_JOB_SLOTS = 6;
 
-/** Slot of the first job's end in z (job i's at +i). */
-export const MATMUL_GROUP_Z_SLOT = JOB_SLOTS * MATMUL_GROUP_MAX;
+/** Slot of the first job's last workgroup + 1 (job i's at +i). */
+export const MATMUL_GROUP_END_SLOT = MATMUL_GROUP_JOB_SLOTS * MATMUL_GROUP_MAX;
+
+/** Slot of the workgroup-order stride (coprime to the workgroup count, below 2^16). */
+export const MATMUL_GROUP_STRIDE_SLOT = MATMUL_GROUP_END_SLOT + MATMUL_GROUP_MAX;
 
 /** Invocations per workgroup of the grouped dispatch (8 × 8, the blocked kernel's). */
 export const MATMUL_GROUP_WG = 64;
@@ -424,17 +427,21 @@ export const MATMUL_GROUP_WG = 64;
 /**
  * Several independent jobs in one dispatch (a layer's weight, input and bias
  * gradients): job i runs its own kernel's statements (the blocked matmul's,
- * or the `loop` reduction's over a flat index of its own workgroups), so its
- * bits are those of its own dispatch, on its bindings, with its parameters
- * at slots 6·i … 6·i + 5 (a matmul's batch base 0; a reduction's sizes and
- * identity) and the workgroups of z in [end_{i−1}, end_i) (ends at
- * {@link MATMUL_GROUP_Z_SLOT}); the grid's x and y cover the largest product,
- * the others return early.
+ * or the `loop` reduction's), so its bits are those of its own dispatch, on
+ * its bindings. The workgroups are numbered flat (x, then y of the grid) and
+ * job i owns those in [end_{i−1}, end_i) (ends at
+ * {@link MATMUL_GROUP_END_SLOT}; at most 65535 in all): exactly its own
+ * grid, no idle workgroups, visited in an order spread by a stride
+ * ({@link MATMUL_GROUP_STRIDE_SLOT}) so that a software adapter's threads,
+ * each given a contiguous share, get a mix of every job. A
+ * matmul's parameters are at slots 6·i … 6·i + 5 (batch base 0; its grid of
+ * 64 × 64 blocks, and so its workgroup's x, y and batch, follow from M and
+ * N); a reduction's sizes and identity at 6·i … 6·i + 3.
  *
  * Bindings: P, the read bindings `mr<j>` (`array<vec4<f32>>` where
  * `readVec4[j]`), then `writes` output bindings `mw<j>`.
  *
- * @param jobs the jobs, in z order
+ * @param jobs the jobs, in workgroup order
  * @param readVec4 per read binding: bound as vec4s
  * @param writes output bindings
  * @returns the shader
@@ -450,35 +457,42 @@ export function matmulGroupShader(
   const outs = [...Array(writes).keys()].map((j) =>
     `@group(0) @binding(${readVec4.length + j + 1}) var<storage, read_write> mw${j}: array<f32>;`
   );
+  const S = MATMUL_GROUP_JOB_SLOTS;
   const fns = jobs.map((job, i) => {
     if (job.kind === "reduce") {
       const x = `mr${job.x}`;
       const load = readVec4[job.x]
         ? (j: string) => `${x}[(${j}) >> 2u][(${j}) & 3u]`
         : (j: string) => `${x}[${j}]`;
-      return `fn job${i}(wid: vec3<u32>, lid: u32, nwg: vec3<u32>) {
-  let gid = ((wid.z * nwg.y + wid.y) * nwg.x + wid.x) * ${MATMUL_GROUP_WG}u + lid;
-${reduceLoopBody("sum", load, (v) => `mw${job.out}[gid] = ${v};`, JOB_SLOTS * i)}
+      return `fn job${i}(w: u32, lid: u32) {
+  let gid = w * ${MATMUL_GROUP_WG}u + lid;
+${reduceLoopBody("sum", load, (v) => `mw${job.out}[gid] = ${v};`, S * i)}
 }
 `;
     }
-    return `fn job${i}(wid: vec3<u32>, g: vec3<u32>) {
+    // workgroup w of the product's own grid [gx, gy, batch]
+    return `fn job${i}(w: u32, l: vec3<u32>) {
+  let gx = (pu(${S * i + 1}u) + ${BC * 8 - 1}u) / ${BC * 8}u;
+  let gy = (pu(${S * i}u) + ${BR * 8 - 1}u) / ${BR * 8}u;
+  let wid = vec3<u32>(w % gx, (w / gx) % gy, w / (gx * gy));
+  let g = vec3<u32>(wid.x * 8u + l.x, wid.y * 8u + l.y, 0u);
 ${
       blockedBody(job.flags, {
         a: `mr${job.a}`,
         b: `mr${job.b}`,
         out: `mw${job.out}`,
         bias: job.bias.map((j) => `mr${j}`),
-        slot: JOB_SLOTS * i,
+        slot: S * i,
       })
     }}
 `;
   });
-  const z = (i: number) => `pu(${MATMUL_GROUP_Z_SLOT + i}u)`;
+  const end = (i: number) => `pu(${MATMUL_GROUP_END_SLOT + i}u)`;
   const calls = jobs.map((job, i) => {
-    const w = i === 0 ? "wid" : `vec3<u32>(wid.xy, wid.z - ${z(i - 1)})`;
-    const args = job.kind === "reduce" ? `${w}, lid, nwg` : `${w}, g`;
-    return `  if (wid.z < ${z(i)}) { job${i}(${args}); return; }`;
+    const w = i === 0 ? "w" : `w - ${end(i - 1)}`;
+    return `  if (w < ${end(i)}) { job${i}(${w}, ${
+      job.kind === "reduce" ? "lid" : "l"
+    }); return; }`;
   });
   const sig = jobs.map((j) =>
     j.kind === "reduce"
@@ -491,8 +505,14 @@ ${
     key: `matmul:group:${readVec4.map((v) => (v ? "4" : "1")).join("")}:${writes}:${sig}`,
     code: PARAMS_WGSL + reads.join("\n") + "\n" + outs.join("\n") + "\n" + fns.join("") +
       `@compute @workgroup_size(8, 8)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>,
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
         @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Workgroup order spread by a stride coprime to the count (P[STRIDE]), so a
+  // contiguous share of the workgroups (a software adapter's thread) mixes every job.
+  let total = ${end(jobs.length - 1)};
+  let flat = wg.y * nwg.x + wg.x;
+  if (flat >= total) { return; }
+  let w = (flat * pu(${MATMUL_GROUP_STRIDE_SLOT}u)) % total; // both < 2^16: no overflow
 ${calls.join("\n")}
 }
 `,
