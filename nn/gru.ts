@@ -9,7 +9,7 @@
  * @module
  */
 import { tidy } from "../tensor/engine.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -70,18 +70,22 @@ export function gru(
   checkInput("GRU", x, inSize);
   const [B, T] = x.shape as [number, number, number];
   if (state) checkState("GRU", { h: state.h }, L, B, H);
-  const layer = opts.fused ?? true ? gruLayer : gruLayerReference;
+  const fused = opts.fused ?? true;
   return tidy(() => {
     let inp = x;
     const hs: Tensor[] = [];
     const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
-      const [h0] = initialStates([state?.h], k, B, H, x, zero);
-      const gx = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
-        .add(w.biasIh)
+      // no state: the fused layer starts from zeros itself (on WebGPU without filling any)
+      const [h0] = state || !fused ? initialStates([state?.h], k, B, H, x, zero) : [null];
+      const gx = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [w.biasIh], {
+        transB: true,
+      })
         .reshape([B, T, 3 * H]);
-      const r = layer(gx, w.weightHh, w.biasHh, h0!);
+      const r = fused
+        ? gruLayer(gx, w.weightHh, w.biasHh, h0 ?? null)
+        : gruLayerReference(gx, w.weightHh, w.biasHh, h0!);
       inp = r.output;
       hs.push(r.hT);
     }

@@ -6,7 +6,7 @@
  */
 import type { BackendName, DType } from "../tensor/backend.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
 import { rand, type Tensor } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
@@ -50,13 +50,9 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   }
   const lead = x.shape.slice(0, -1);
   const x2 = x.rank === 2 ? x : x.reshape([-1, inF]);
-  const y = matmul(x2, weight, { transB: true });
+  // The bias is added in the matmul's store: one kernel.
+  const out = matmulBias(x2, weight, bias ? [bias] : [], { transB: true });
   if (x2 !== x) x2.dispose();
-  let out = y;
-  if (bias) {
-    out = y.add(bias);
-    y.dispose();
-  }
   if (x.rank === 2) return out;
   const r = out.reshape([...lead, outF]);
   out.dispose();

@@ -6,7 +6,12 @@
  * @module
  */
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { bceElementwise, crossEntropyPerSample } from "../tensor/routines/losses/mod.ts";
+import { checkSame } from "../tensor/ops/elementwise.ts";
+import {
+  bceElementwise,
+  crossEntropyPerSample,
+  mseReduced,
+} from "../tensor/routines/losses/mod.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
 /** How a loss combines its elementwise values. */
@@ -52,6 +57,12 @@ function checkPair(loss: string, input: Tensor, target: Tensor): void {
  */
 export function mseLoss(input: Tensor, target: Tensor, opts: LossOptions = {}): Tensor {
   checkPair("mseLoss", input, target);
+  const r = opts.reduction ?? "mean";
+  if ((r === "mean" || r === "sum") && input.size > 0 && !target.requiresGrad) {
+    // One kernel forward, one backward (the same values as the composition below).
+    checkSame("mseLoss", input, target);
+    return mseReduced(input, target, r === "mean");
+  }
   const d = input.sub(target);
   const sq = d.mul(d);
   d.dispose();

@@ -8,7 +8,7 @@
  * @module
  */
 import { tidy } from "../tensor/engine.ts";
-import { matmul } from "../tensor/ops/matmul.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
 import { stack } from "../tensor/ops/shape.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import {
@@ -73,18 +73,25 @@ export function lstm(
   checkInput("LSTM", x, inSize);
   const [B, T] = x.shape as [number, number, number];
   if (state) checkState("LSTM", { h: state.h, c: state.c }, L, B, H);
-  const layer = opts.fused ?? true ? lstmLayer : lstmLayerReference;
+  const fused = opts.fused ?? true;
   return tidy(() => {
     let inp = x;
     const hs: Tensor[] = [], cs: Tensor[] = [];
     const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
       const w = layers[k]!;
-      const [h0, c0] = initialStates([state?.h, state?.c], k, B, H, x, zero);
-      const xp = matmul(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, { transB: true })
-        .add(w.biasIh.add(w.biasHh))
-        .reshape([B, T, 4 * H]);
-      const r = layer(xp, w.weightHh, h0!, c0!);
+      // no state: the fused layer starts from zeros itself (on WebGPU without filling any)
+      const [h0, c0] = state || !fused
+        ? initialStates([state?.h, state?.c], k, B, H, x, zero)
+        : [null, null];
+      // x·W_ihᵀ + (b_ih + b_hh) in one kernel (the biases added in its store)
+      const xp = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [
+        w.biasIh,
+        w.biasHh,
+      ], { transB: true }).reshape([B, T, 4 * H]);
+      const r = fused
+        ? lstmLayer(xp, w.weightHh, h0 ?? null, c0 ?? null)
+        : lstmLayerReference(xp, w.weightHh, h0!, c0!);
       inp = r.output;
       hs.push(r.hT);
       cs.push(r.cT);

@@ -180,8 +180,14 @@ export interface Backend {
     out: Storage,
     outShape: readonly number[],
   ): void;
-  /** `out[b] = op(A[b]) · op(B[b])`, out contiguous [batch, m, n]. */
-  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams): void;
+  /**
+   * `out[b] = op(A[b]) · op(B[b])`, out contiguous [batch, m, n]. With
+   * `bias` (one or two storages of n elements; k > 0), the kernel's store
+   * adds them to every row: `out[b, i, j] = Σ + bias[0][j]`, or
+   * `Σ + (bias[0][j] + bias[1][j])` (the pair summed first, as
+   * `x·W + (b1 + b2)` computes it).
+   */
+  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams, bias?: readonly Storage[]): void;
   /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */
   reduce(op: ReduceOp, x: Storage, out: Storage, p: ReduceParams): void;
   /**

@@ -75,7 +75,8 @@ export function backward(root: Tensor, grad: Tensor | undefined, retainGraph: bo
     const grads = new Map<Tensor, Tensor>();
     grads.set(
       root,
-      grad ? grad.detach() : root.filled(root.shape, 1),
+      // The seed is a deferred constant: a rule that takes it as a value runs no fill.
+      grad ? grad.detach() : root.filledLater(root.shape, 1),
     );
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k]!;

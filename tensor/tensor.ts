@@ -70,6 +70,13 @@ export class Buf {
    * is zero. @internal
    */
   pendingPad: { src: Buf; srcShape: readonly number[]; offset: number } | null = null;
+  /**
+   * The constant this deferred buffer is filled with, when it is one (the
+   * backward seed): a reader that can take the value itself (a routine's
+   * uniform) reads it instead of the storage, and the fill never runs.
+   * @internal
+   */
+  pendingValue: number | null = null;
 
   /**
    * Take ownership of a storage, with one reference; or, given `fill`, make a
@@ -143,6 +150,7 @@ export class Buf {
     this.#fill = null;
     this.pendingView = null;
     this.pendingPad = null;
+    this.pendingValue = null;
     for (const s of srcs) s.release();
   }
 
@@ -348,29 +356,39 @@ export class Tensor {
   /**
    * A deferred tensor of `shape` on this tensor's backend and dtype: `fill`
    * writes its contents the first time its storage is read (never, when it
-   * is disposed unread); each of `sources` stays alive until then (see
-   * {@link Buf}). `mark` says what it stands for, so readers able to read
-   * strided memory may read the source instead. How ops defer copies
-   * without importing this module. @internal
+   * is disposed unread); each of `sources` (tensors or buffers) stays alive
+   * until then (see {@link Buf}). `mark` says what it stands for, so readers
+   * able to read strided memory may read the source instead. How ops defer
+   * copies without importing this module. @internal
    */
   deferred(
     shape: readonly number[],
-    sources: readonly Tensor[],
+    sources: readonly (Tensor | Buf)[],
     fill: (out: Storage) => void,
-    mark: { view?: PendingView; pad?: Buf["pendingPad"] } = {},
+    mark: { view?: PendingView; pad?: Buf["pendingPad"]; value?: number } = {},
   ): Tensor {
     const b = new Buf(
       { backend: this.backendImpl, size: sizeOf(shape), dtype: this.dtype },
       fill,
-      sources.map((t) => t.buf),
+      sources.map((t) => (t instanceof Buf ? t : t.buf)),
     );
     b.pendingView = mark.view ?? null;
     b.pendingPad = mark.pad ?? null;
+    b.pendingValue = mark.value ?? null;
     return new Tensor(b, shape, false);
   }
   /** A new tensor of `shape` filled with `value`, on this tensor's backend and dtype. @internal */
   filled(shape: readonly number[], value: number): Tensor {
     return full(shape, value, { backend: this.backend, dtype: this.dtype });
+  }
+  /**
+   * Like {@link Tensor.filled}, deferred: the fill runs when the storage is
+   * first read, and a reader that takes the value itself (`Buf.pendingValue`)
+   * never runs it. @internal
+   */
+  filledLater(shape: readonly number[], value: number): Tensor {
+    const be = this.backendImpl;
+    return this.deferred(shape, [], (out) => be.fill(out, value), { value });
   }
   /** A tensor sharing this data with no graph history. */
   detach(): Tensor {

@@ -7,6 +7,8 @@
 import { cat, gather, matmul, type NestedArray, stack, type Tensor, where } from "../mod.ts";
 import { BINARY_OPS, UNARY_OPS } from "../tensor/optable.ts";
 import { binaryOp, unaryOp } from "../tensor/ops/elementwise.ts";
+import { matmulBias } from "../tensor/ops/matmul.ts";
+import { mseReduced } from "../tensor/routines/losses/mod.ts";
 
 /** One op case: input shapes, a function of the inputs, and the input range. */
 export interface OpCase {
@@ -81,6 +83,34 @@ export const opCases: OpCase[] = [
   { name: "matmul vector·matrix", shapes: [[4], [4, 3]], fn: ([a, b]) => a.matmul(b) },
   { name: "matmul matrix·vector", shapes: [[3, 4], [4]], fn: ([a, b]) => a.matmul(b) },
   { name: "matmul vector·vector", shapes: [[5], [5]], fn: ([a, b]) => a.matmul(b) },
+  // matmul with the bias added in its store
+  {
+    name: "matmulBias transB one bias",
+    shapes: [[4, 5], [3, 5], [3]],
+    fn: ([x, w, b]) => matmulBias(x!, w!, [b!], { transB: true }),
+  },
+  {
+    name: "matmulBias transA two biases",
+    shapes: [[5, 4], [5, 3], [3], [3]],
+    fn: ([x, w, b1, b2]) => matmulBias(x!, w!, [b1!, b2!], { transA: true }),
+  },
+  {
+    name: "matmulBias size-1 dims",
+    shapes: [[1, 1], [2, 1], [2], [2]],
+    fn: ([x, w, b1, b2]) => matmulBias(x!, w!, [b1!, b2!], { transB: true }),
+  },
+  // the fused MSE loss (constant target)
+  {
+    name: "mseReduced mean",
+    shapes: [[3, 5]],
+    fn: ([x], k) =>
+      mseReduced(x!, k([[0.5, -1, 2, 0, 1], [1, 1, -2, 0.25, 3], [0, 0, 0, 1, -1]]), true),
+  },
+  {
+    name: "mseReduced sum size 1",
+    shapes: [[1]],
+    fn: ([x], k) => mseReduced(x!, k([0.5]), false),
+  },
   // reductions
   { name: "sum all", shapes: [[3, 4]], fn: ([x]) => x.sum() },
   { name: "sum axis 1", shapes: [[3, 4, 2]], fn: ([x]) => x.sum(1) },

@@ -1,11 +1,12 @@
 /**
  * WebGPU matmul ↔ CPU parity: every variant forced, every transpose
  * combination, awkward sizes (1, primes, 33, 65, 127; never a multiple of a
- * tile), batches with broadcast operands (stride 0), K = 0, batches beyond
- * 65535, and the selector's choice.
+ * tile), batches with broadcast operands (stride 0), the bias epilogue (one
+ * or two bias vectors), K = 0, batches beyond 65535, and the selector's
+ * choice.
  */
 import assert from "node:assert/strict";
-import type { Backend, MatmulParams } from "../tensor/backend.ts";
+import type { Backend, MatmulParams, ReduceParams, Storage } from "../tensor/backend.ts";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import type { WebGPUBackend } from "../tensor/webgpu/backend.ts";
 import { MATMUL_VARIANTS } from "../tensor/wgsl/matmul.ts";
@@ -72,27 +73,64 @@ async function check(gpu: WebGPUBackend, p: MatmulParams, label: string): Promis
   }
 }
 
+/** The product of one SHAPES entry with transpose flags. */
+function paramsOf(shape: (typeof SHAPES)[number], transA: boolean, transB: boolean): MatmulParams {
+  const [batch, m, n, k, fa, fb] = shape;
+  return { batch, m, n, k, transA, transB, strideA: fa * m * k, strideB: fb * k * n };
+}
+
+/** Every product of `shapes` under every transpose combination, as params. */
+function* products(shapes: typeof SHAPES): Generator<MatmulParams> {
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      for (const shape of shapes) yield paramsOf(shape, transA, transB);
+    }
+  }
+}
+
 for (const variant of MATMUL_VARIANTS) {
   gpuTest(
     `matmul() ${variant} matches CPU for every transpose combo and awkward shapes`,
     async (gpu) => {
       gpu.force.matmul = variant;
       try {
-        for (const transA of [false, true]) {
-          for (const transB of [false, true]) {
-            for (const [batch, m, n, k, fa, fb] of SHAPES) {
-              const p = {
-                batch,
-                m,
-                n,
-                k,
-                transA,
-                transB,
-                strideA: fa * m * k,
-                strideB: fb * k * n,
-              };
-              await check(gpu, p, `${variant} ${JSON.stringify(p)}`);
+        for (const p of products(SHAPES)) await check(gpu, p, `${variant} ${JSON.stringify(p)}`);
+      } finally {
+        gpu.force.matmul = undefined;
+      }
+    },
+  );
+  gpuTest(
+    `matmul() ${variant} with 1 or 2 biases: exactly the product plus the bias sum; matches CPU`,
+    async (gpu) => {
+      gpu.force.matmul = variant;
+      const pair: [Backend, Backend] = [gpu, cpu];
+      try {
+        for (const biases of [1, 2]) {
+          for (const p of products(SHAPES.filter((_, i) => i % 3 === 0 || i < 3))) {
+            const { batch, m, n, k } = p, size = batch * m * n;
+            const label = `${variant} ${biases} biases ${JSON.stringify(p)}`;
+            const a = randArray((p.strideA === 0 ? 1 : batch) * m * k, m + k);
+            const b = randArray((p.strideB === 0 ? 1 : batch) * k * n, n + 3 * k);
+            const bs = [randArray(n, n + 1), randArray(n, n + 2)].slice(0, biases);
+            const [g, c] = await runBoth(
+              pair,
+              [a, b, ...bs],
+              size,
+              (be, [x, y, ...z], o) => be.matmul(x!, y!, o, p, z),
+            );
+            const [plain] = await runBoth(
+              pair,
+              [a, b],
+              size,
+              (be, [x, y], o) => be.matmul(x!, y!, o, p),
+            );
+            for (let i = 0; i < size; i++) {
+              const j = i % n;
+              const sum = biases === 1 ? bs[0]![j]! : Math.fround(bs[0]![j]! + bs[1]![j]!);
+              assert.equal(g[i], Math.fround(plain[i]! + sum), `${label}: index ${i}`);
             }
+            assertClose(g, c, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k), label });
           }
         }
       } finally {
@@ -101,6 +139,114 @@ for (const variant of MATMUL_VARIANTS) {
     },
   );
 }
+
+gpuTest(
+  "independent blocked matmuls and row sums share one dispatch with their own bits; dependent ones do not",
+  async (gpu) => {
+    /** A product [params, biases], or a row sum of a fresh input or of job `of`'s A. */
+    type Job = [MatmulParams, number] | { sum: ReduceParams; of?: number };
+    const sum = (outer: number, reduce: number, inner: number, of?: number): Job => ({
+      sum: { outer, reduce, inner },
+      of,
+    });
+    // mixed flags, vec4 and scalar operands, batches, biases, a sum of a product's (vec4) input
+    const sets: Job[][] = [
+      [[paramsOf([1, 13, 12, 16, 1, 1], true, false), 0], [
+        paramsOf([1, 20, 12, 13, 1, 1], false, false),
+        0,
+      ]],
+      [
+        sum(1, 150, 13),
+        [paramsOf([1, 64, 16, 150, 1, 1], true, false), 0],
+        [paramsOf([2, 9, 13, 11, 1, 1], false, true), 1],
+        [paramsOf([3, 7, 36, 12, 0, 1], false, false), 2],
+        sum(1, 150, 64, 1),
+      ],
+      [
+        [paramsOf([1, 1, 1, 1, 1, 1], false, false), 1],
+        [paramsOf([1, 33, 65, 17, 1, 1], true, true), 0],
+        sum(3, 7, 5),
+        sum(2, 3, 700), // more outputs than one z slice of the grid holds
+        [paramsOf([4, 17, 5, 6, 1, 0], false, false), 0],
+        [paramsOf([1, 12, 20, 8, 1, 1], false, false), 2],
+        sum(1, 1, 1),
+      ],
+    ];
+    const dispatches = () => gpu.stats().dispatches;
+    gpu.force.matmul = "blocked";
+    gpu.force.reduce = "loop";
+    try {
+      for (const [si, set] of sets.entries()) {
+        const run = async (grouped: boolean) => {
+          gpu.force.matmulGroups = grouped;
+          const made: Storage[] = [];
+          const up = (data: Float32Array) => {
+            const st = gpu.upload(data, "float32");
+            made.push(st);
+            return st;
+          };
+          const rand = (n: number, seed: number) => up(randArray(n, seed));
+          // NaN first: a job the dispatch skipped cannot pass on stale pool memory
+          const nan = (n: number) => up(new Float32Array(n).fill(NaN));
+          const as: Storage[] = [];
+          const jobs = set.map((job, i) => {
+            if (!Array.isArray(job)) {
+              const { outer, reduce, inner } = job.sum;
+              const x = job.of === undefined ? rand(outer * reduce * inner, i + 1) : as[job.of]!;
+              const out = nan(outer * inner);
+              return { out, record: () => gpu.reduce("sum", x, out, job.sum) };
+            }
+            const [p, biases] = job;
+            const a = rand((p.strideA === 0 ? 1 : p.batch) * p.m * p.k, 10 * i + 1);
+            const b = rand((p.strideB === 0 ? 1 : p.batch) * p.k * p.n, 10 * i + 2);
+            const bias = [...Array(biases).keys()].map((j) => rand(p.n, 10 * i + 3 + j));
+            const out = nan(p.batch * p.m * p.n);
+            as[i] = a;
+            return { out, record: () => gpu.matmul(a, b, out, p, bias) };
+          });
+          await gpu.flush();
+          const d0 = dispatches();
+          for (const j of jobs) j.record();
+          const n = dispatches() - d0;
+          const data = await Promise.all(jobs.map((j) => gpu.read(j.out)));
+          for (const st of made) gpu.free(st);
+          return { n, data };
+        };
+        const alone = await run(false), together = await run(true);
+        assert.equal(alone.n, set.length, `set ${si}: one dispatch per job alone`);
+        assert.equal(together.n, 1, `set ${si}: one dispatch for the group`);
+        together.data.forEach((d, i) =>
+          assert.deepEqual([...d], [...alone.data[i]!], `set ${si} job ${i}: same bits`)
+        );
+      }
+      // A product that reads the held one's output is recorded after it, not with it.
+      gpu.force.matmulGroups = true;
+      const p = paramsOf([1, 9, 9, 9, 1, 1], false, false);
+      const [a, b] = [
+        gpu.upload(randArray(81, 1), "float32"),
+        gpu.upload(randArray(81, 2), "float32"),
+      ];
+      const c = gpu.alloc(81, "float32"), e = gpu.alloc(81, "float32");
+      const d0 = dispatches();
+      gpu.matmul(a, b, c, p);
+      gpu.matmul(c, b, e, p);
+      assert.equal(dispatches() - d0, 2, "dependent products: two dispatches");
+      const [ch, eh] = [await gpu.read(c), await gpu.read(e)];
+      const [, want] = await runBoth(
+        [gpu, cpu],
+        [ch as Float32Array, randArray(81, 2)],
+        81,
+        (be, [x, y], o) => be.matmul(x!, y!, o, p),
+      );
+      assertClose(eh, want, { rtol: 1e-5, atol: 1e-5, label: "C·B after C = A·B" });
+      for (const st of [a, b, c, e]) gpu.free(st);
+    } finally {
+      gpu.force.matmul = undefined;
+      gpu.force.reduce = undefined;
+      gpu.force.matmulGroups = undefined;
+    }
+  },
+);
 
 gpuTest("matmul() with K = 0 writes zeros; empty outputs record nothing", async (gpu) => {
   const p = { batch: 2, m: 3, n: 4, k: 0, transA: false, transB: false, strideA: 0, strideB: 0 };

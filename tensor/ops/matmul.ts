@@ -12,7 +12,19 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes, sizeOf } from "../shape.ts";
 import type { Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
-import { expandRaw, reshape } from "./shape.ts";
+import { sumTo } from "./reduce.ts";
+import { contiguousSource, expandRaw, reshape } from "./shape.ts";
+import type { Storage } from "../backend.ts";
+
+/**
+ * The row-major elements of an operand: the source itself when the operand
+ * is a deferred contiguous range starting at its source's first element (the
+ * sequence part of a fused LSTM layer's packed output), so no copy runs.
+ */
+function rowMajor(t: Tensor): Storage {
+  const r = contiguousSource(t.buf);
+  return r && r.offset === 0 ? r.src.storage : t.storage;
+}
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -22,7 +34,13 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-function core(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+function core(
+  a: Tensor,
+  b: Tensor,
+  transA: boolean,
+  transB: boolean,
+  biases: readonly Tensor[] = [],
+): Tensor {
   const ar = a.rank, br = b.rank;
   const m = transA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
   const k = transA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
@@ -51,7 +69,7 @@ function core(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   };
   const pa = prep(a, aBatch), pb = prep(b, bBatch);
   const out = a.alloc([...batchShape, m, n]);
-  a.backendImpl.matmul(pa.t.storage, pb.t.storage, out.storage, {
+  a.backendImpl.matmul(rowMajor(pa.t), rowMajor(pb.t), out.storage, {
     batch,
     m,
     n,
@@ -60,15 +78,20 @@ function core(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
     transB,
     strideA: pa.stride,
     strideB: pb.stride,
-  });
+  }, biases.length ? biases.map(rowMajor) : undefined);
   if (pa.tmp) pa.t.dispose();
   if (pb.tmp) pb.t.dispose();
-  if (!isGradEnabled() || !(a.requiresGrad || b.requiresGrad)) return out;
-  const na = a.requiresGrad, nb = b.requiresGrad;
-  return record("matmul", out, [a, b], [a, b], (g, [sa, sb]) => [
-    na ? (transA ? core(sb!, g, transB, true) : core(g, sb!, false, !transB)) : null,
-    nb ? (transB ? core(g, sa!, true, transA) : core(sa!, g, !transA, false)) : null,
-  ]);
+  const inputs = [a, b, ...biases];
+  if (!isGradEnabled() || !inputs.some((t) => t.requiresGrad)) return out;
+  const na = a.requiresGrad, nb = b.requiresGrad, nBias = biases.some((t) => t.requiresGrad);
+  return record("matmul", out, inputs, [a, b], (g, [sa, sb]) => {
+    const ga = na ? (transA ? core(sb!, g, transB, true) : core(g, sb!, false, !transB)) : null;
+    const gw = nb ? (transB ? core(g, sa!, true, transA) : core(sa!, g, !transA, false)) : null;
+    // Every bias gets the column sums of g (one reduction for all of them), after the
+    // products (so that on WebGPU they may share a dispatch with the layer's dW_hh).
+    const gb = nBias ? sumTo(g, [n]) : null;
+    return [ga, gw, ...biases.map(() => gb)];
+  });
 }
 
 /**
@@ -113,4 +136,54 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   if (a2 !== a) a2.dispose();
   if (b2 !== b) b2.dispose();
   return r;
+}
+
+/**
+ * `op(a) · op(b) + bias` for 2-D `a` and `b` and biases of shape [n] added to
+ * every row, in one kernel (the bias added in the matmul's store): a linear
+ * layer's `x·Wᵀ + b`, or a recurrent layer's input projection
+ * `x·W_ihᵀ + (b_ih + b_hh)` with two biases (summed first, so the values
+ * equal `matmul(a, b).add(b1.add(b2))`). Differentiable: each bias gets the
+ * column sums of the gradient (one reduction shared by both).
+ * Other ranks, or an empty inner dimension, run the matmul and the adds.
+ *
+ * @param a left operand [m, k] ([k, m] with transA)
+ * @param b right operand [k, n] ([n, k] with transB)
+ * @param biases zero, one or two tensors of shape [n]
+ * @param opts transpose flags
+ * @returns the product plus the biases [m, n]
+ * @example
+ * ```ts
+ * import { tensor } from "../../mod.ts";
+ * import { matmulBias } from "./matmul.ts";
+ * const x = tensor([[1, 1]]), w = tensor([[1, 2], [3, 4], [5, 6]]); // [1, 2], [3, 2]
+ * const y = matmulBias(x, w, [tensor([1, 1, 1])], { transB: true }); // [[4, 8, 12]]
+ * console.assert(y.shape.join() === "1,3");
+ * ```
+ */
+export function matmulBias(
+  a: Tensor,
+  b: Tensor,
+  biases: readonly Tensor[],
+  opts: MatmulOptions = {},
+): Tensor {
+  const transA = opts.transA ?? false, transB = opts.transB ?? false;
+  checkSame("matmul", a, b, ...biases);
+  const n = b.rank === 2 ? b.shape[transB ? 0 : 1]! : -1;
+  const k = a.rank === 2 ? a.shape[transA ? 0 : 1]! : 0;
+  if (biases.length > 2) {
+    throw new RangeError(`Cannot add ${biases.length} biases in a matmul: at most 2`);
+  }
+  if (
+    a.rank !== 2 || b.rank !== 2 || k === 0 || biases.some((t) => t.rank !== 1 || t.shape[0] !== n)
+  ) {
+    const y = matmul(a, b, opts);
+    if (biases.length === 0) return y;
+    const sum = biases.length === 2 ? biases[0]!.add(biases[1]!) : biases[0]!;
+    const out = y.add(sum);
+    y.dispose();
+    if (sum !== biases[0]) sum.dispose();
+    return out;
+  }
+  return core(a, b, transA, transB, biases);
 }

@@ -155,13 +155,37 @@ export function padRaw(g: Tensor, shape: readonly number[], starts: readonly num
 }
 
 /**
+ * Where a deferred buffer's elements sit when it stands for a contiguous
+ * range of another buffer (a slice along the leading axis, a slice of a flat
+ * tensor) that no kernel has copied yet: that buffer and the range's first
+ * element, so a reader of row-major memory may read the source in place.
+ * Null otherwise (materialised, not a view, or strided). @internal
+ *
+ * @param b the buffer
+ */
+export function contiguousSource(b: Buf): { src: Buf; offset: number } | null {
+  const pv = b.pendingView;
+  if (!pv || b.materialized) return null;
+  const { shape, strides } = pv.view;
+  let expect = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== expect) return null;
+    expect *= shape[d]!;
+  }
+  return { src: pv.src, offset: pv.view.offset };
+}
+
+/**
  * Where to read the elements of a buffer in shape `shape`: the source of a
- * deferred slice (its strides, size-1 axes aside) when the slice was not
- * copied yet, so the reader's copy replaces the slice's; else the buffer's
- * own storage, row-major.
+ * deferred slice (its strides, size-1 axes aside; or row-major from its
+ * offset when the slice is a contiguous range) when the slice was not copied
+ * yet, so the reader's copy replaces the slice's; else the buffer's own
+ * storage, row-major.
  */
 function readView(b: Buf, shape: readonly number[]): { storage: Storage; view: View } {
   const pv = b.pendingView;
+  const range = contiguousSource(b);
+  if (range) return { storage: range.src.storage, view: contiguous(shape, range.offset) };
   if (pv && !b.materialized) {
     const keep = pv.view.shape.map((d, i) => [d, pv.view.strides[i]!] as const)
       .filter(([d]) => d !== 1);
@@ -179,14 +203,17 @@ function readView(b: Buf, shape: readonly number[]): { storage: Storage; view: V
  * Slice with no graph (arguments already checked). The copy is deferred: it
  * runs when the result is first read, not at all when it never is (a final
  * state nobody reads), and a later copy of the result (cat, stack) reads the
- * source directly instead. @internal
+ * source directly instead. A slice of a deferred contiguous range
+ * ({@link contiguousSource}) reads that range's source, so it copies once.
+ * @internal
  */
 export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   const st = stridesOf(x.shape);
-  const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, 0);
-  const be = x.backendImpl, src = x.buf;
+  const range = contiguousSource(x.buf);
+  const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, range?.offset ?? 0);
+  const be = x.backendImpl, src = range?.src ?? x.buf;
   const view: View = { shape: [...sizes], strides: st, offset };
-  return x.deferred(sizes, [x], (out) => {
+  return x.deferred(sizes, [src], (out) => {
     be.copy(src.storage, view, out, contiguous(sizes));
   }, { view: { src, view } });
 }

@@ -35,9 +35,9 @@ import {
 import { gatherShader, scatterAddShader, type ScatterKernel } from "../wgsl/gather.ts";
 import type { MatmulVariant } from "../wgsl/matmul.ts";
 import { float64Parts, randomShader, uniformIsFast } from "../wgsl/random.ts";
-import { type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
+import { type ReduceFusion, type ReduceKernel, reduceShader } from "../wgsl/reduce.ts";
 import { mergeDims, planElementwise } from "./layout.ts";
-import { recordMatmul } from "./matmul.ts";
+import { recordLater, recordMatmul } from "./matmul.ts";
 import type { GpuBuf } from "./pool.ts";
 import { type ParamBlock, Runtime, type RuntimeOptions } from "./runtime.ts";
 
@@ -69,6 +69,8 @@ export interface ForcedKernels {
   reduce?: ReduceKernel;
   /** scatterAdd kernel. */
   scatter?: ScatterKernel;
+  /** false: every matmul its own dispatch (default: independent blocked products share one). */
+  matmulGroups?: boolean;
 }
 
 /** Options of {@link WebGPUBackend}. */
@@ -212,7 +214,7 @@ export class WebGPUBackend implements Backend {
     const g = this.#own(s, "free");
     const buf = g.buf!;
     g.buf = null;
-    if (buf !== this.#empty) this.rt.pool.release(buf, this.rt.batchId);
+    if (buf !== this.#empty) this.rt.release(buf);
   }
 
   #own(s: Storage, op: string): GpuStorage {
@@ -259,6 +261,7 @@ export class WebGPUBackend implements Backend {
   /** Counters of work and memory. */
   stats(): WebGPUStats {
     const rt = this.rt;
+    rt.recordHeld(); // count a held matmul group as the dispatch it will be
     return {
       dispatches: rt.dispatches,
       submits: rt.submits,
@@ -392,36 +395,92 @@ export class WebGPUBackend implements Backend {
     );
   }
 
-  /** Batched matmul with transpose flags. */
-  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams): void {
+  /** Batched matmul with transpose flags (and 0–2 bias vectors added in the store). */
+  matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams, bias?: readonly Storage[]): void {
     const ab = this.#buf(a, "matmul"), bb = this.#buf(b, "matmul"), ob = this.#buf(out, "matmul");
+    const biases = (bias ?? []).map((s) => this.#buf(s, "matmul bias"));
+    if (biases.length > 2 || (bias ?? []).some((s) => s.size < p.n)) {
+      throw new RangeError(`Cannot matmul on WebGPU with ${biases.length} biases (at most 2 of n)`);
+    }
     if (p.batch * p.m * p.n === 0) return;
-    if (p.k === 0) return this.#fillBuf(ob, p.batch * p.m * p.n, 0);
+    if (p.k === 0) {
+      if (biases.length) throw new RangeError("Cannot matmul with a bias and k = 0 on WebGPU");
+      return this.#fillBuf(ob, p.batch * p.m * p.n, 0);
+    }
     const temps: GpuBuf[] = [];
     const a2 = ab === ob ? this.#snapshot(ab, a.size, temps) : ab;
     const b2 = bb === ob ? this.#snapshot(bb, b.size, temps) : bb;
-    recordMatmul(this.rt, this.force.matmul ?? this.matmulChoice, a2, b2, ob, p);
-    for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
+    const bias2 = biases.map((x, i) => (x === ob ? this.#snapshot(x, bias![i]!.size, temps) : x));
+    const variant = this.force.matmul ?? this.matmulChoice;
+    recordMatmul(this.rt, variant, a2, b2, ob, p, bias2, this.force.matmulGroups ?? true);
+    for (const t of temps) this.rt.release(t);
   }
 
   /** Reduce x viewed as [outer, reduce, inner] to out [outer, inner]. */
   reduce(op: ReduceOp, x: Storage, out: Storage, p: ReduceParams): void {
-    const xb = this.#buf(x, `reduce ${op}`), ob = this.#buf(out, `reduce ${op}`);
+    this.reduceFused(op, [x], out, p);
+  }
+
+  /**
+   * A reduction of `inputs` (one for the plain reduce) with `fusion`'s element
+   * read and store, the kernel picked as for {@link WebGPUBackend.reduce} (so
+   * the summation order, and the bits, are those of reducing the stored
+   * elements): how a fused routine reduces (the MSE loss). `params` writes
+   * the fusion's slots from P[4].
+   *
+   * @param op sum or max
+   * @param inputs the storages the fusion reads, in binding order
+   * @param out [outer, inner]
+   * @param p the sizes
+   * @param fusion element read and store (default: the input as it is)
+   * @param params writes the fusion's parameter slots
+   */
+  reduceFused(
+    op: ReduceOp,
+    inputs: readonly Storage[],
+    out: Storage,
+    p: ReduceParams,
+    fusion?: ReduceFusion,
+    params?: (q: ParamBlock) => void,
+  ): void {
+    const name = fusion?.key ?? `reduce ${op}`;
+    const ob = this.#buf(out, name);
+    const temps: GpuBuf[] = [];
+    const bufs = inputs.map((x) => {
+      const xb = this.#buf(x, name);
+      return xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
+    });
     const outputs = p.outer * p.inner;
     if (outputs === 0) return;
     const picked = pickReduceKernel(p, this.software);
     const kernel = picked === "tree" && p.reduce > MAX_LOOP_ELEMENTS
       ? picked
       : this.force.reduce ?? picked;
-    const temps: GpuBuf[] = [];
-    const x2 = xb === ob ? this.#snapshot(xb, x.size, temps) : xb;
     const identity = op === "sum" ? 0 : 0xff800000; // +0 or -inf bits
-    this.rt.dispatch(
-      reduceShader(op, kernel),
-      [x2, ob],
-      (q) => q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity),
-      kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
-    );
+    const alone = () =>
+      this.rt.dispatch(
+        reduceShader(op, kernel, fusion),
+        [...bufs, ob],
+        (q) => {
+          q.u(0, p.outer).u(1, p.reduce).u(2, p.inner).u(3, identity);
+          params?.(q);
+        },
+        kernel === "tree" ? outputs : Math.ceil(outputs / WG_1D),
+      );
+    // A plain row sum may share a dispatch with the matmuls around it (a bias gradient).
+    if (
+      op === "sum" && !fusion && kernel === "loop" && temps.length === 0 &&
+      (this.force.matmulGroups ?? true)
+    ) {
+      recordLater(this.rt, {
+        family: "matmul",
+        kind: "reduce",
+        reads: bufs,
+        writes: [ob],
+        p,
+        alone,
+      });
+    } else alone();
     for (const t of temps) this.rt.pool.release(t, this.rt.batchId);
   }
 

@@ -5,6 +5,9 @@
  * - Dispatches are recorded into one command encoder and one compute pass,
  *   kept open across dispatches; the batch is submitted when
  *   `batchSize` dispatches are queued, or on read/flush.
+ * - A family of dispatches may wait to be merged (`dispatchLater`: the
+ *   matmuls): held items are recorded before any other dispatch, submit or
+ *   read, so the observable order is the call order.
  * - Each dispatch's parameters take one 256-byte slot of a host-side ring;
  *   at submit the used part goes to the GPU in a single `writeBuffer` (queue
  *   order puts it after the previous batch and before this one) and every
@@ -25,6 +28,27 @@ export const MAX_WORKGROUPS_PER_DIM = 65535;
 
 /** Default number of dispatches per submitted command buffer. */
 export const DEFAULT_BATCH_SIZE = 128;
+
+/**
+ * A dispatch that may wait to share one dispatch with the next ones of its
+ * family ({@link Runtime.dispatchLater}): the buffers it reads and writes.
+ */
+export interface Deferrable {
+  /** Items of one family may be recorded together. */
+  readonly family: string;
+  /** Buffers read. */
+  readonly reads: readonly GpuBuf[];
+  /** Buffers written. */
+  readonly writes: readonly GpuBuf[];
+}
+
+/** Whether `next` neither writes what `items` use nor reads what they write. */
+function independent(items: readonly Deferrable[], next: Deferrable): boolean {
+  return items.every((it) =>
+    next.writes.every((w) => !it.reads.includes(w) && !it.writes.includes(w)) &&
+    next.reads.every((r) => !it.writes.includes(r))
+  );
+}
 
 /** Writer of one dispatch's parameter slots. */
 export class ParamBlock {
@@ -118,6 +142,8 @@ export class Runtime {
   #ring: ArrayBuffer;
   #ringGpu: GPUBuffer;
   #params: ParamBlock;
+  #held: { items: Deferrable[]; record: (group: readonly Deferrable[]) => void } | null = null;
+  #heldFree: GpuBuf[] = [];
   #pipelines = new Map<string, Compiled>();
   #layouts = new Map<string, GPUBindGroupLayout>();
   #errors: Promise<string | null>[] = [];
@@ -230,7 +256,63 @@ export class Runtime {
   }
 
   /**
-   * Record one dispatch.
+   * Hold `item` so that later independent items of its family can share its
+   * dispatch: the next `dispatchLater` of the same family whose item neither
+   * writes a buffer the held ones use nor reads one they write, and that
+   * `join` accepts, joins the group; anything else (another family, a
+   * dependent item, any other dispatch, a submit, a read, `recordHeld`)
+   * records the held group first with its `record`, so the observable order
+   * is the call order. The held buffers count as used by the open batch.
+   *
+   * @param item what the dispatch reads and writes (and whatever `record` needs)
+   * @param join whether `next` may join `group` (size and binding limits)
+   * @param record records a group (of one or more) as dispatches
+   */
+  dispatchLater<T extends Deferrable>(
+    item: T,
+    join: (group: readonly T[], next: T) => boolean,
+    record: (group: readonly T[]) => void,
+  ): void {
+    this.checkLost();
+    const held = this.#held;
+    if (
+      held && held.items[0]!.family === item.family && independent(held.items, item) &&
+      join(held.items as T[], item)
+    ) {
+      held.items.push(item);
+    } else {
+      this.recordHeld();
+      this.#held = { items: [item], record: record as (g: readonly Deferrable[]) => void };
+    }
+    for (const b of [...item.reads, ...item.writes]) b.lastBatch = this.batchId;
+  }
+
+  /** Record the group {@link Runtime.dispatchLater} holds, if any. */
+  recordHeld(): void {
+    const held = this.#held;
+    if (!held) return;
+    this.#held = null;
+    held.record(held.items);
+    for (const b of this.#heldFree.splice(0)) this.pool.release(b, this.batchId);
+  }
+
+  /**
+   * Return a buffer to the pool (as `pool.release` for the open batch); a
+   * buffer a held group uses goes back once the group is recorded, so no
+   * later output takes it meanwhile (which would make the next product
+   * depend on the held ones and keep it out of their dispatch).
+   *
+   * @param buf the buffer
+   */
+  release(buf: GpuBuf): void {
+    const held = this.#held;
+    if (held && held.items.some((it) => it.reads.includes(buf) || it.writes.includes(buf))) {
+      this.#heldFree.push(buf);
+    } else this.pool.release(buf, this.batchId);
+  }
+
+  /**
+   * Record one dispatch (after any held group).
    *
    * @param src the shader
    * @param bufs storage buffers in binding order (inputs, then outputs)
@@ -239,6 +321,7 @@ export class Runtime {
    */
   dispatch(src: ShaderSource, bufs: GpuBuf[], params: (p: ParamBlock) => void, grid: Grid): void {
     this.checkLost();
+    this.recordHeld();
     const { pipeline, layout } = this.pipeline(src);
     const [x, y, z] = typeof grid === "number" ? foldGrid(grid) : grid;
     if (x === 0 || y === 0 || z === 0) return;
@@ -305,6 +388,7 @@ export class Runtime {
 
   /** Submit the open batch (a no-op when nothing is recorded). */
   submit(): void {
+    this.recordHeld();
     if (this.#pass) {
       this.#pass.end();
       this.#pass = null;
@@ -331,6 +415,7 @@ export class Runtime {
    */
   async read(buf: GpuBuf, bytes: number): Promise<ArrayBuffer> {
     this.checkLost();
+    this.recordHeld();
     const staging = this.pool.acquireStaging(bytes);
     try {
       if (this.#pass) {

@@ -17,13 +17,21 @@
  * - `simple`: one invocation per element of C; for tiny products and as a
  *   reference.
  *
+ * {@link matmulGroupShader} runs several independent blocked products (a
+ * layer's weight and input gradients) in one dispatch, each with the
+ * statements of its own kernel.
+ *
  * Bindings (all variants): P = [M, N, K, strideA, strideB, batchBase];
- * `a`, `b` (read), `out` (write). Grid: x over column blocks, y over row
- * blocks, z over batches (batch = workgroup z + batchBase).
+ * `a`, `b`, then 0–2 bias vectors `bias0`, `bias1` of N elements (read),
+ * `out` (write). With biases the store adds `bias0[c]` (or
+ * `bias0[c] + bias1[c]`, summed first) to column c of every row: the
+ * `x·Wᵀ + b` of a linear layer in one dispatch. Grid: x over column blocks,
+ * y over row blocks, z over batches (batch = workgroup z + batchBase).
  *
  * @module
  */
 import { PARAMS_WGSL, type ShaderSource, unrolled4 } from "./common.ts";
+import { reduceLoopBody } from "./reduce.ts";
 
 /** Matmul kernel variants. */
 export type MatmulVariant = "blocked" | "tiled" | "simple";
@@ -37,6 +45,20 @@ export const MATMUL_TILE: Record<MatmulVariant, { rows: number; cols: number }> 
   tiled: { rows: 64, cols: 64 },
   simple: { rows: 8, cols: 8 },
 };
+
+/** The baked constants of one product's kernel. */
+export interface MatmulFlags {
+  /** A stored as [K, M]. */
+  transA: boolean;
+  /** B stored as [N, K]. */
+  transB: boolean;
+  /** A bound as vec4s (blocked only; see {@link matmulVec4}). */
+  vecA: boolean;
+  /** B bound as vec4s (blocked only). */
+  vecB: boolean;
+  /** Bias vectors added in the store (0–2). */
+  biases: number;
+}
 
 /** Register block of the blocked kernel. */
 const BR = 8, BC = 8;
@@ -54,7 +76,12 @@ function accessors(transA: boolean, transB: boolean) {
   };
 }
 
-function simple(transA: boolean, transB: boolean): string {
+/** The bias term added to column `c` in the store ("" without biases). */
+function biasTerm(biases: number, c: string): string {
+  return biases === 0 ? "" : biases === 1 ? ` + bias0[${c}]` : ` + (bias0[${c}] + bias1[${c}])`;
+}
+
+function simple(transA: boolean, transB: boolean, biases: number): string {
   const { a, b } = accessors(transA, transB);
   return `@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
@@ -62,7 +89,7 @@ ${HEAD}  let r = g.y; let c = g.x;
   if (r >= M || c >= N) { return; }
   var acc = 0.0;
   ${unrolled4("k", "0u", "K", 1, (k) => `acc += ${a("r", k)} * ${b(k, "c")};`)}
-  out[oB + r * N + c] = acc;
+  out[oB + r * N + c] = acc${biasTerm(biases, "c")};
 }
 `;
 }
@@ -73,12 +100,46 @@ ${HEAD}  let r = g.y; let c = g.x;
  * transposed, along M (column form); B along N (row form) or, transposed,
  * along K (then the block update is a dot product per output).
  */
-function blocked(transA: boolean, transB: boolean, vecA: boolean, vecB: boolean): string {
-  const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
-  const L: string[] = [];
-  L.push(`@compute @workgroup_size(8, 8)
+function blocked(
+  transA: boolean,
+  transB: boolean,
+  vecA: boolean,
+  vecB: boolean,
+  biases: number,
+): string {
+  return `@compute @workgroup_size(8, 8)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(global_invocation_id) g: vec3<u32>) {
-${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
+${blockedBody({ transA, transB, vecA, vecB, biases }, PLAIN_NAMES)}}
+`;
+}
+
+/** The bindings and parameter slots one blocked product reads and writes. */
+interface Names {
+  a: string;
+  b: string;
+  out: string;
+  bias: readonly string[];
+  /** First of its six parameter slots. */
+  slot: number;
+}
+
+const PLAIN_NAMES: Names = { a: "a", b: "b", out: "out", bias: ["bias0", "bias1"], slot: 0 };
+
+/**
+ * The statements of the blocked kernel for one product (they use `wid` and
+ * `g` and may return early), on the bindings and slots `nm` names.
+ */
+function blockedBody(f: MatmulFlags, nm: Names): string {
+  const { transA, transB, vecA, vecB, biases } = f;
+  const rows = [...Array(BR).keys()], q4 = [0, 1, 2, 3], comp = ["x", "y", "z", "w"];
+  const a = nm.a, b = nm.b, slot = (i: number) => `pu(${nm.slot + i}u)`;
+  const bias = (c: string) =>
+    biases === 1 ? ` + ${nm.bias[0]}[${c}]` : ` + (${nm.bias[0]}[${c}] + ${nm.bias[1]}[${c}])`;
+  const L: string[] = [];
+  L.push(`  let M = ${slot(0)}; let N = ${slot(1)}; let K = ${slot(2)};
+  let batch = wid.z + ${slot(5)};
+  let aB = batch * ${slot(3)}; let bB = batch * ${slot(4)}; let oB = batch * M * N;
+  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   if (r0 >= M || c0 >= N) { return; }`);
   // Clamped row/column bases: edge blocks read valid memory and drop the extra results.
   for (const i of rows) {
@@ -99,8 +160,8 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   }
   for (const i of rows) L.push(`  var acc${i}a = vec4<f32>(0.0); var acc${i}b = vec4<f32>(0.0);`);
   // Scalar element e of an operand, whichever way it is bound.
-  const elemA = (e: string) => (vecA ? `a[(${e}) >> 2u][(${e}) & 3u]` : `a[${e}]`);
-  const elemB = (e: string) => (vecB ? `b[(${e}) >> 2u][(${e}) & 3u]` : `b[${e}]`);
+  const elemA = (e: string) => (vecA ? `${a}[(${e}) >> 2u][(${e}) & 3u]` : `${a}[${e}]`);
+  const elemB = (e: string) => (vecB ? `${b}[(${e}) >> 2u][(${e}) & 3u]` : `${b}[${e}]`);
   const aAt = (i: number, k: string) => elemA(transA ? `ra${i} + (${k}) * M` : `ra${i} + ${k}`);
   const bAt = (j: number, k: string) => elemB(transB ? `cb${j} + ${k}` : `cb${j} + (${k}) * N`);
   const bRowsForm = !(vecB && transB);
@@ -116,8 +177,8 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
     L.push(`    let kr = k * M4;`);
     for (const q of q4) {
       const off = q === 0 ? "" : q === 1 ? " + M4" : ` + ${q}u * M4`;
-      L.push(`    let av${q}0 = a[rv0 + kr${off}];`);
-      L.push(`    let av${q}1 = a[rv1 + kr${off}];`);
+      L.push(`    let av${q}0 = ${a}[rv0 + kr${off}];`);
+      L.push(`    let av${q}1 = ${a}[rv1 + kr${off}];`);
     }
     aScalar = (i, q) => `av${q}${i >> 2}.${comp[i & 3]}`;
   } else {
@@ -125,13 +186,13 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
   }
   const aRowVec = (i: number) =>
     vecA && !transA
-      ? `a[(ra${i} + k) >> 2u]`
+      ? `${a}[(ra${i} + k) >> 2u]`
       : `vec4<f32>(${q4.map((q) => aAt(i, `k + ${q}u`)).join(", ")})`;
   if (bRowsForm) {
     for (const q of q4) {
       for (const h of [0, 1]) {
         const v = vecB
-          ? `b[(cv${h} + (k + ${q}u) * N) >> 2u]`
+          ? `${b}[(cv${h} + (k + ${q}u) * N) >> 2u]`
           : `vec4<f32>(${q4.map((j) => bAt(h * 4 + j, `k + ${q}u`)).join(", ")})`;
         L.push(`    let b${q}${"ab"[h]} = ${v};`);
       }
@@ -143,7 +204,7 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
       }
     }
   } else {
-    for (const j of rows) L.push(`    let bc${j} = b[(cb${j} + k) >> 2u];`);
+    for (const j of rows) L.push(`    let bc${j} = ${b}[(cb${j} + k) >> 2u];`);
     for (const i of rows) {
       L.push(
         vecA && transA
@@ -166,20 +227,25 @@ ${HEAD}  let r0 = g.y * ${BR}u; let c0 = g.x * ${BC}u;
     L.push(`    acc${i}a += a${i} * ba; acc${i}b += a${i} * bb;`);
   }
   L.push(`  }`);
+  // Bias of each column of the block (clamped like the loads; unused columns are dropped).
+  if (biases > 0) {
+    for (const j of rows) {
+      L.push(`  let bz${j} = 0.0${bias(`min(c0 + ${j}u, N - 1u)`)};`);
+    }
+  }
   for (const i of rows) {
     L.push(`  if (r0 + ${i}u < M) {
     let o = oB + (r0 + ${i}u) * N + c0;`);
     for (const j of rows) {
-      const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}`;
-      L.push(`    if (c0 + ${j}u < N) { out[o + ${j}u] = ${v}; }`);
+      const v = `acc${i}${j < 4 ? "a" : "b"}.${comp[j % 4]}${biases > 0 ? ` + bz${j}` : ""}`;
+      L.push(`    if (c0 + ${j}u < N) { ${nm.out}[o + ${j}u] = ${v}; }`);
     }
     L.push(`  }`);
   }
-  L.push(`}`);
   return L.join("\n") + "\n";
 }
 
-function tiled(transA: boolean, transB: boolean): string {
+function tiled(transA: boolean, transB: boolean, biases: number): string {
   const { a, b } = accessors(transA, transB);
   // Consecutive invocations load consecutive addresses of the stored layout.
   const aRK = transA
@@ -227,7 +293,9 @@ ${
     if (r < M) {
 ${
       q4.map((j) =>
-        `      { let c = tc + l.x + ${16 * j}u; if (c < N) { out[oB + r * N + c] = acc${i}${j}; } }`
+        `      { let c = tc + l.x + ${16 * j}u; if (c < N) { out[oB + r * N + c] = acc${i}${j}${
+          biasTerm(biases, "c")
+        }; } }`
       ).join("\n")
     }
     } }`
@@ -257,6 +325,7 @@ ${stores}
  * @param transA A stored as [K, M]
  * @param transB B stored as [N, K]
  * @param vec (blocked only) read A and/or B as aligned vec4s; see {@link matmulVec4}
+ * @param biases bias vectors added in the store (0, 1 or 2)
  * @returns the shader
  */
 export function matmulShader(
@@ -264,25 +333,27 @@ export function matmulShader(
   transA: boolean,
   transB: boolean,
   vec: { a: boolean; b: boolean } = { a: false, b: false },
+  biases = 0,
 ): ShaderSource {
   const vecA = variant === "blocked" && vec.a;
   const vecB = variant === "blocked" && vec.b;
   const body = variant === "blocked"
-    ? blocked(transA, transB, vecA, vecB)
+    ? blocked(transA, transB, vecA, vecB, biases)
     : variant === "tiled"
-    ? tiled(transA, transB)
-    : simple(transA, transB);
+    ? tiled(transA, transB, biases)
+    : simple(transA, transB, biases);
   const decl = (name: string, binding: number, vec4: boolean, access: string) =>
     `@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${
       vec4 ? "vec4<f32>" : "f32"
     }>;\n`;
+  const biasDecls = [...Array(biases).keys()].map((i) => decl(`bias${i}`, 3 + i, false, "read"));
   return {
     key: `matmul:${variant}:${transA ? "T" : "N"}${transB ? "T" : "N"}${vecA ? ":a4" : ""}${
       vecB ? ":b4" : ""
-    }`,
+    }${biases > 0 ? `:bias${biases}` : ""}`,
     code: PARAMS_WGSL + decl("a", 1, vecA, "read") + decl("b", 2, vecB, "read") +
-      decl("out", 3, false, "read_write") + body,
-    reads: 2,
+      biasDecls.join("") + decl("out", 3 + biases, false, "read_write") + body,
+    reads: 2 + biases,
     writes: 1,
   };
 }
@@ -309,5 +380,143 @@ export function matmulVec4(
   return {
     a: (p.transA ? p.m : p.k) % 4 === 0 && p.strideA % 4 === 0,
     b: (p.transB ? p.k : p.n) % 4 === 0 && p.strideB % 4 === 0,
+  };
+}
+
+/**
+ * One job of a grouped dispatch: a blocked product (its constants and the
+ * bindings it uses) or a sum over rows by the reduction's `loop` kernel.
+ */
+export type GroupedJob =
+  | {
+    kind: "matmul";
+    /** Its kernel's constants (the blocked kernel). */
+    flags: MatmulFlags;
+    /** Read-binding index of A. */
+    a: number;
+    /** Read-binding index of B. */
+    b: number;
+    /** Read-binding indices of its biases. */
+    bias: readonly number[];
+    /** Write-binding index of its output. */
+    out: number;
+  }
+  | {
+    kind: "reduce";
+    /** Read-binding index of the input. */
+    x: number;
+    /** Write-binding index of the output. */
+    out: number;
+  };
+
+/** Most jobs in one grouped dispatch. */
+export const MATMUL_GROUP_MAX = 8;
+
+/** Parameter slots per job (job i's from 6·i). */
+export const MATMUL_GROUP_JOB_SLOTS = 6;
+
+/** Slot of the first job's last workgroup + 1 (job i's at +i). */
+export const MATMUL_GROUP_END_SLOT = MATMUL_GROUP_JOB_SLOTS * MATMUL_GROUP_MAX;
+
+/** Slot of the workgroup-order stride (coprime to the workgroup count, below 2^16). */
+export const MATMUL_GROUP_STRIDE_SLOT = MATMUL_GROUP_END_SLOT + MATMUL_GROUP_MAX;
+
+/** Invocations per workgroup of the grouped dispatch (8 × 8, the blocked kernel's). */
+export const MATMUL_GROUP_WG = 64;
+
+/**
+ * Several independent jobs in one dispatch (a layer's weight, input and bias
+ * gradients): job i runs its own kernel's statements (the blocked matmul's,
+ * or the `loop` reduction's), so its bits are those of its own dispatch, on
+ * its bindings. The workgroups are numbered flat (x, then y of the grid) and
+ * job i owns those in [end_{i−1}, end_i) (ends at
+ * {@link MATMUL_GROUP_END_SLOT}; at most 65535 in all): exactly its own
+ * grid, no idle workgroups, visited in an order spread by a stride
+ * ({@link MATMUL_GROUP_STRIDE_SLOT}) so that a software adapter's threads,
+ * each given a contiguous share, get a mix of every job. A
+ * matmul's parameters are at slots 6·i … 6·i + 5 (batch base 0; its grid of
+ * 64 × 64 blocks, and so its workgroup's x, y and batch, follow from M and
+ * N); a reduction's sizes and identity at 6·i … 6·i + 3.
+ *
+ * Bindings: P, the read bindings `mr<j>` (`array<vec4<f32>>` where
+ * `readVec4[j]`), then `writes` output bindings `mw<j>`.
+ *
+ * @param jobs the jobs, in workgroup order
+ * @param readVec4 per read binding: bound as vec4s
+ * @param writes output bindings
+ * @returns the shader
+ */
+export function matmulGroupShader(
+  jobs: readonly GroupedJob[],
+  readVec4: readonly boolean[],
+  writes: number,
+): ShaderSource {
+  const reads = readVec4.map((v, j) =>
+    `@group(0) @binding(${j + 1}) var<storage, read> mr${j}: array<${v ? "vec4<f32>" : "f32"}>;`
+  );
+  const outs = [...Array(writes).keys()].map((j) =>
+    `@group(0) @binding(${readVec4.length + j + 1}) var<storage, read_write> mw${j}: array<f32>;`
+  );
+  const S = MATMUL_GROUP_JOB_SLOTS;
+  const fns = jobs.map((job, i) => {
+    if (job.kind === "reduce") {
+      const x = `mr${job.x}`;
+      const load = readVec4[job.x]
+        ? (j: string) => `${x}[(${j}) >> 2u][(${j}) & 3u]`
+        : (j: string) => `${x}[${j}]`;
+      return `fn job${i}(w: u32, lid: u32) {
+  let gid = w * ${MATMUL_GROUP_WG}u + lid;
+${reduceLoopBody("sum", load, (v) => `mw${job.out}[gid] = ${v};`, S * i)}
+}
+`;
+    }
+    // workgroup w of the product's own grid [gx, gy, batch]
+    return `fn job${i}(w: u32, l: vec3<u32>) {
+  let gx = (pu(${S * i + 1}u) + ${BC * 8 - 1}u) / ${BC * 8}u;
+  let gy = (pu(${S * i}u) + ${BR * 8 - 1}u) / ${BR * 8}u;
+  let wid = vec3<u32>(w % gx, (w / gx) % gy, w / (gx * gy));
+  let g = vec3<u32>(wid.x * 8u + l.x, wid.y * 8u + l.y, 0u);
+${
+      blockedBody(job.flags, {
+        a: `mr${job.a}`,
+        b: `mr${job.b}`,
+        out: `mw${job.out}`,
+        bias: job.bias.map((j) => `mr${j}`),
+        slot: S * i,
+      })
+    }}
+`;
+  });
+  const end = (i: number) => `pu(${MATMUL_GROUP_END_SLOT + i}u)`;
+  const calls = jobs.map((job, i) => {
+    const w = i === 0 ? "w" : `w - ${end(i - 1)}`;
+    return `  if (w < ${end(i)}) { job${i}(${w}, ${
+      job.kind === "reduce" ? "lid" : "l"
+    }); return; }`;
+  });
+  const sig = jobs.map((j) =>
+    j.kind === "reduce"
+      ? `S@${j.x}>${j.out}`
+      : `${j.flags.transA ? "T" : "N"}${j.flags.transB ? "T" : "N"}${j.flags.vecA ? "4" : ""}${
+        j.flags.vecB ? "4" : ""
+      }b${j.flags.biases}@${j.a},${j.b},${j.bias.join(",")}>${j.out}`
+  ).join("|");
+  return {
+    key: `matmul:group:${readVec4.map((v) => (v ? "4" : "1")).join("")}:${writes}:${sig}`,
+    code: PARAMS_WGSL + reads.join("\n") + "\n" + outs.join("\n") + "\n" + fns.join("") +
+      `@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32, @builtin(num_workgroups) nwg: vec3<u32>) {
+  // Workgroup order spread by a stride coprime to the count (P[STRIDE]), so a
+  // contiguous share of the workgroups (a software adapter's thread) mixes every job.
+  let total = ${end(jobs.length - 1)};
+  let flat = wg.y * nwg.x + wg.x;
+  if (flat >= total) { return; }
+  let w = (flat * pu(${MATMUL_GROUP_STRIDE_SLOT}u)) % total; // both < 2^16: no overflow
+${calls.join("\n")}
+}
+`,
+    reads: readVec4.length,
+    writes,
   };
 }

@@ -1,14 +1,20 @@
 /**
  * The loss routines with gradients of their own (one autograd node each,
- * PyTorch's formulas), built from tensor ops: the elementwise binary
- * cross-entropy and the per-sample softmax cross-entropy. `nn/losses.ts`
- * checks shapes and applies the reduction.
+ * PyTorch's formulas): the elementwise binary cross-entropy and the
+ * per-sample softmax cross-entropy, built from tensor ops; and the reduced
+ * mean squared error, a kernel per backend for the forward and one for the
+ * backward (`mseLoss`, `mseLossBackward`: ./args.ts, ./cpu.ts, ./webgpu.ts).
+ * `nn/losses.ts` checks shapes and applies the reduction.
  *
  * @module
  */
 import { record } from "../../autograd.ts";
 import { isGradEnabled, noGrad, tidy } from "../../engine.ts";
 import { arange, type Tensor } from "../../tensor.ts";
+import { runRoutine } from "../registry.ts";
+import type { MseLossArgs, MseLossBackwardArgs } from "./args.ts";
+import "./cpu.ts";
+import "./webgpu.ts";
 
 /**
  * Elementwise binary cross-entropy of probabilities:
@@ -68,4 +74,52 @@ export function crossEntropyPerSample(logits: Tensor, labels: Tensor): Tensor {
   );
   ls.dispose();
   return withGrad;
+}
+
+/**
+ * The mean (or sum) of `(input − target)²` as one fused kernel, with its
+ * own gradient `2 · (g · scale) · (input − target)` for the input (one more
+ * kernel; a constant upstream gradient, the backward seed, is passed as a
+ * value, so it is never filled): the values and gradients of
+ * `d = input − target; d.mul(d).mean()` bit for bit. The target gets no
+ * gradient (the caller composes the ops when it needs one); shapes are the
+ * caller's to check.
+ *
+ * @param input predictions
+ * @param target targets, same shape, not requiring a gradient
+ * @param mean the mean (true) or the sum
+ * @returns a 0-d tensor
+ * @example
+ * ```ts
+ * import { tensor } from "../../../mod.ts";
+ * import { mseReduced } from "./mod.ts";
+ * const l = mseReduced(tensor([1, 2, 3]), tensor([1, 1, 1]), true); // (0 + 1 + 4) / 3
+ * console.assert(Math.abs((await l.item()) - 5 / 3) < 1e-6);
+ * ```
+ */
+export function mseReduced(input: Tensor, target: Tensor, mean: boolean): Tensor {
+  const be = input.backendImpl, size = input.size, scale = mean ? 1 / size : 1;
+  const out = input.alloc([]);
+  runRoutine<MseLossArgs>(be, "mseLoss", {
+    input: input.storage,
+    target: target.storage,
+    size,
+    scale,
+    out: out.storage,
+  });
+  if (!isGradEnabled() || !input.requiresGrad) return out;
+  return record("mseLoss", out, [input], [input, target], (g, [x, t]) => {
+    const dx = x!.alloc(x!.shape);
+    const value = g.buf.materialized ? null : g.buf.pendingValue;
+    runRoutine<MseLossBackwardArgs>(be, "mseLossBackward", {
+      input: x!.storage,
+      target: t!.storage,
+      size,
+      scale,
+      grad: value === null ? g.storage : null,
+      gradValue: value ?? 0,
+      out: dx.storage,
+    });
+    return [dx];
+  });
 }

@@ -54,6 +54,19 @@ export interface LstmStepArgs {
   /** Receives the activated gates i, f, g, o [B, 4H] for backward; null skips saving. */
   gates: Rows | null;
   /**
+   * Optional: h_{t−1} and c_{t−1} are zero (the zero initial state): `h` and
+   * `c` are ignored, not read. Only a backend whose kernel registered the
+   * trait `zeroState` honours it (WebGPU); callers pass it only then.
+   */
+  zeroState?: boolean;
+  /**
+   * Optional: receives a copy of h_{t−1} (the rows `h` reads), for the
+   * layer's W_hh gradient. Only a backend whose kernel registered the trait
+   * `hPrev` writes it (WebGPU: so the layer needs no gather copies); others
+   * ignore it.
+   */
+  hPrev?: Rows | null;
+  /**
    * Optional id of the sequence pass this step belongs to (the forward or the
    * backward loop of one layer call), unique in the process; `whh` does not
    * change during a pass, so a backend may keep a prepared copy of it (the
@@ -84,6 +97,15 @@ export interface LstmStepBackwardArgs {
    * steps, on exit dL/dc_{t−1}.
    */
   dc: Storage;
+  /**
+   * Optional: take dL/dc_t as zero on entry instead of reading `dc` (the
+   * last step when c_T has no gradient), so the caller need not fill it.
+   * Only a backend whose kernel registered the trait `dcZero` honours it
+   * (WebGPU); callers pass it only then.
+   */
+  dcZero?: boolean;
+  /** Optional: c_{t−1} is zero and `cPrev` not read (step 0 of the zero initial state). */
+  zeroState?: boolean;
   /** Receives the pre-activation gate gradients dL/dgates_t [B, 4H]. */
   dg: Rows;
   /**
@@ -124,6 +146,10 @@ export interface GruStepArgs {
   hOut: Rows;
   /** Receives r, z, n and W_hn·h_{t−1} + b_hn [B, 4H] for backward; null skips saving. */
   saved: Rows | null;
+  /** Optional: receives a copy of h_{t−1}, as {@link LstmStepArgs.hPrev}. */
+  hPrev?: Rows | null;
+  /** Optional: h_{t−1} is zero and `h` not read, as {@link LstmStepArgs.zeroState}. */
+  zeroState?: boolean;
   /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
   pass?: number;
 }
@@ -157,6 +183,8 @@ export interface GruStepBackwardArgs {
    * with W_hh is added to dL/dh_t; null at the last step.
    */
   dghNext: number | null;
+  /** Optional: h_{t−1} is zero and `h` not read (step 0 of the zero initial state). */
+  zeroState?: boolean;
   /** Optional id of the sequence pass, as {@link LstmStepArgs.pass}. */
   pass?: number;
 }

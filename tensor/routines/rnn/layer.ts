@@ -16,9 +16,15 @@
  * the outputs callers see are differentiable slices of it; the autograd
  * engine sums their gradients into the packed gradient before the rule runs:
  *
- * - LSTM: packed [B, T + 1, H]; rows t < T hold h_t (the sequence), row T
- *   holds c_T; h_T is row T − 1.
+ * - LSTM: packed, flat, B·(T + 1)·H elements: the sequence h_t [B, T, H]
+ *   row-major first, then c_T [B, H]; h_T is row T − 1 of the sequence. The
+ *   sequence being a contiguous prefix, a matmul reads it in place (the
+ *   next layer's input projection, the head): no copy.
  * - GRU: packed = the sequence [B, T, H] itself; h_T is row T − 1.
+ *
+ * A missing initial state (null) is zero: where the step kernels register
+ * the trait `zeroState` (WebGPU) they take it by a flag at step 0, so no
+ * zeros are filled; elsewhere the layer makes one zeros tensor.
  *
  * @module
  */
@@ -27,7 +33,8 @@ import { record } from "../../autograd.ts";
 import { fmtShape, ShapeError } from "../../errors.ts";
 import { checkSame } from "../../ops/elementwise.ts";
 import { reshape, slice } from "../../ops/shape.ts";
-import { empty, needsGrad, type Tensor } from "../../tensor.ts";
+import { sizeOf } from "../../shape.ts";
+import { empty, needsGrad, type Tensor, zeros } from "../../tensor.ts";
 import { routineTrait, runRoutine } from "../registry.ts";
 import type {
   GruStepArgs,
@@ -135,13 +142,58 @@ function transposedWeights(
 }
 
 /**
+ * The initial states of a layer call: none with `zero` when every state is
+ * missing and the step kernels take the zero state by a flag (trait
+ * `zeroState`, with `hPrev` so that no backward gather reads h0); else each
+ * given state, the missing ones as one zeros tensor (`owned`, released by
+ * the caller).
+ */
+function initialStateTensors(
+  xproj: Tensor,
+  states: (Tensor | null)[],
+  step: string,
+  B: number,
+  H: number,
+): { zero: boolean; states: Tensor[]; owned: Tensor | null } {
+  const be = xproj.backendImpl;
+  if (
+    states.every((s) => s === null) && routineTrait(be, step, "zeroState") &&
+    routineTrait(be, step, "hPrev")
+  ) return { zero: true, states: [], owned: null };
+  const owned = states.some((s) => s === null)
+    ? zeros([B, H], { backend: xproj.backend, dtype: xproj.dtype })
+    : null;
+  return { zero: false, states: states.map((s) => s ?? owned!), owned };
+}
+
+/**
+ * The buffer [B, T, H] the forward steps fill with h_{t−1} (routine arg
+ * `hPrev`) when the step kernel registered the trait `hPrev` and the layer
+ * saves for backward; else null (backward gathers the rows itself).
+ */
+function prevStates(
+  be: Backend,
+  saving: boolean,
+  B: number,
+  T: number,
+  H: number,
+  G: number,
+  dtype: Tensor["dtype"],
+): Tensor | null {
+  const step = G === 4 ? "lstmStep" : "gruStep";
+  return saving && routineTrait(be, step, "hPrev") ? empty(be, [B, T, H], dtype) : null;
+}
+
+/**
  * dW_hh = Σ_t dgᵀ_t · h_{t−1} as one matmul over all steps: the previous
- * hidden states are gathered into [B, T, H] (h0, then the sequence shifted
- * by one step) to line up with dg [B, T, G·H].
+ * hidden states in [B, T, H] (h0, then the sequence shifted by one step), to
+ * line up with dg [B, T, G·H]: `written` when the forward steps wrote them
+ * (see {@link prevStates}), else gathered here (two copies).
  */
 function recurrentWeightGrad(
   be: Backend,
   dg: Tensor,
+  written: Tensor | null,
   seq: Tensor,
   seqStride: number,
   h0: Tensor,
@@ -150,6 +202,22 @@ function recurrentWeightGrad(
   H: number,
   G: number,
 ): Tensor {
+  const dw = empty(be, [G * H, H], dg.dtype);
+  const mm = (hPrev: Tensor) =>
+    be.matmul(dg.storage, hPrev.storage, dw.storage, {
+      batch: 1,
+      m: G * H,
+      n: H,
+      k: B * T,
+      transA: true,
+      transB: false,
+      strideA: 0,
+      strideB: 0,
+    });
+  if (written) {
+    mm(written);
+    return dw;
+  }
   const hPrev = empty(be, [B, T, H], dg.dtype);
   be.copy(h0.storage, { shape: [B, H], strides: [H, 1], offset: 0 }, hPrev.storage, {
     shape: [B, H],
@@ -164,17 +232,7 @@ function recurrentWeightGrad(
       offset: H,
     });
   }
-  const dw = empty(be, [G * H, H], dg.dtype);
-  be.matmul(dg.storage, hPrev.storage, dw.storage, {
-    batch: 1,
-    m: G * H,
-    n: H,
-    k: B * T,
-    transA: true,
-    transB: false,
-    strideA: 0,
-    strideB: 0,
-  });
+  mm(hPrev);
   hPrev.dispose();
   return dw;
 }
@@ -209,8 +267,9 @@ function initialStateGrad(
  * @param xproj the input part of the gate pre-activations [B, T, 4H]:
  *   x·W_ihᵀ + b_ih + b_hh, gate blocks i, f, g, o
  * @param whh W_hh [4H, H]
- * @param h0 initial hidden state [B, H]
- * @param c0 initial cell state [B, H]
+ * @param h0 initial hidden state [B, H]; null: zeros
+ * @param c0 initial cell state [B, H]; null: zeros (both null on WebGPU: the
+ *   step kernels take the zero state by a flag, no zeros are filled)
  * @returns the sequence of hidden states and the final states
  * @example
  * ```ts
@@ -226,55 +285,75 @@ function initialStateGrad(
  * console.assert(cT.shape.join() === "2,2");
  * ```
  */
-export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): LstmLayerResult {
-  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0]);
+export function lstmLayer(
+  xproj: Tensor,
+  whh: Tensor,
+  h0: Tensor | null,
+  c0: Tensor | null,
+): LstmLayerResult {
+  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0].filter((s) => s !== null));
+  const init = initialStateTensors(xproj, [h0, c0], "lstmStep", B, H);
+  const zero = init.zero, [h0t, c0t] = init.states as [Tensor?, Tensor?];
   const G = 4 * H, be = xproj.backendImpl, dtype = xproj.dtype;
-  const inputs = [xproj, whh, h0, c0];
+  const inputs = [xproj, whh, ...init.states];
   const saving = needsGrad(...inputs);
-  const S = (T + 1) * H; // row stride of the packed output
-  const packed = empty(be, [B, T + 1, H], dtype);
-  // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed row T.
+  const S = T * H, CT = B * T * H; // row stride of h_t in packed; where c_T starts
+  const packed = empty(be, [CT + B * H], dtype);
+  // c_t for t < T − 1 lives here; c_{T−1} is written straight into packed's c_T part.
   const cells = empty(be, [T - 1, B, H], dtype);
   const gates = saving ? empty(be, [T, B, G], dtype) : null;
+  const hPrev = prevStates(be, saving, B, T, H, 4, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 4);
-  const cRows = (t: number, c0s: Storage, cs: Storage, ps: Storage): Rows =>
-    t < 0 ? rows(c0s, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, T * H, S);
+  // (with the zero state, c_{−1}'s and h_{−1}'s rows are placeholders the kernels do not read)
+  const cRows = (t: number, c0s: Storage | undefined, cs: Storage, ps: Storage): Rows =>
+    t < 0 ? rows(c0s ?? ps, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
       hidden: H,
       x: rows(xproj.storage, t * G, T * G),
-      h: t === 0 ? rows(h0.storage, 0, H) : rows(packed.storage, (t - 1) * H, S),
-      c: cRows(t - 1, c0.storage, cells.storage, packed.storage),
+      h: t === 0 ? rows(h0t?.storage ?? packed.storage, 0, h0t ? H : S) : rows(
+        packed.storage,
+        (t - 1) * H,
+        S,
+      ),
+      c: cRows(t - 1, c0t?.storage, cells.storage, packed.storage),
       whh: whh.storage,
       whhT: whhT?.storage,
       hOut: rows(packed.storage, t * H, S),
-      cOut: cRows(t, c0.storage, cells.storage, packed.storage),
+      cOut: cRows(t, c0t?.storage, cells.storage, packed.storage),
+      zeroState: zero && t === 0,
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
+      hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
     });
   }
   whhT?.dispose();
   if (gates) {
     const need = inputs.map((x) => x.requiresGrad);
-    record("lstmLayer", packed, inputs, [packed, cells, gates, whh, h0, c0], (g, saved) => {
-      const [ps, cs, gs, w, h0s, c0s] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor];
+    // saved: packed, cells, gates, whh, h_{t−1} as the forward steps wrote them (or null), h0, c0
+    const keep = [packed, cells, gates, whh, ...(hPrev ? [hPrev] : []), ...init.states];
+    record("lstmLayer", packed, inputs, keep, (g, saved) => {
+      const [ps, cs, gs, w] = saved as [Tensor, Tensor, Tensor, Tensor];
+      const hp = hPrev ? saved[4]! : null;
+      const [h0s, c0s] = saved.slice(hPrev ? 5 : 4) as [Tensor?, Tensor?];
       const dxproj = empty(be, [B, T, G], dtype);
       const dc = empty(be, [B, H], dtype);
       // Only the sequence had a gradient (c_T and h_T unread): the packed gradient is a
       // deferred pad of it, so read it in place and start from dc = 0 (no pad, no copy).
       const pad = g.buf.pendingPad;
       const seqOnly = pad !== null && !g.buf.materialized && pad.offset === 0 &&
-        pad.srcShape.length === 3 && pad.srcShape[0] === B && pad.srcShape[1] === T &&
-        pad.srcShape[2] === H;
-      const gStore = seqOnly ? pad.src.storage : g.storage, gStride = seqOnly ? T * H : S;
-      if (seqOnly) be.fill(dc.storage, 0);
-      else {
-        // dL/dc_{T−1} arrives in row T of the packed gradient.
-        be.copy(g.storage, { shape: [B, H], strides: [S, 1], offset: T * H }, dc.storage, {
-          shape: [B, H],
-          strides: [H, 1],
+        sizeOf(pad.srcShape) === CT;
+      const gStore = seqOnly ? pad.src.storage : g.storage;
+      // dL/dc_{T−1} = 0: the last step takes it as zero where it can (no fill).
+      const dcZero = seqOnly && routineTrait(be, "lstmStepBackward", "dcZero");
+      if (seqOnly && !dcZero) be.fill(dc.storage, 0);
+      else if (!seqOnly) {
+        // dL/dc_{T−1} arrives in the c_T part of the packed gradient.
+        be.copy(g.storage, { shape: [B * H], strides: [1], offset: CT }, dc.storage, {
+          shape: [B * H],
+          strides: [1],
           offset: 0,
         });
       }
@@ -283,34 +362,42 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
         runRoutine<LstmStepBackwardArgs>(be, "lstmStepBackward", {
           batch: B,
           hidden: H,
-          dh: rows(gStore, t * H, gStride),
-          cPrev: cRows(t - 1, c0s.storage, cs.storage, ps.storage),
-          c: cRows(t, c0s.storage, cs.storage, ps.storage),
+          dh: rows(gStore, t * H, S),
+          cPrev: cRows(t - 1, c0s?.storage, cs.storage, ps.storage),
+          c: cRows(t, c0s?.storage, cs.storage, ps.storage),
           gates: rows(gs.storage, t * B * G, G),
           whh: w.storage,
           dc: dc.storage,
           dg: rows(dxproj.storage, t * G, T * G),
           dgNext: t < T - 1 ? (t + 1) * G : null,
+          dcZero: dcZero && t === T - 1,
+          zeroState: zero && t === 0,
           pass: back,
         });
       }
       return [
         dxproj,
-        need[1] ? recurrentWeightGrad(be, dxproj, ps, S, h0s, B, T, H, 4) : null,
-        need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
-        need[3] ? dc : null,
+        need[1] ? recurrentWeightGrad(be, dxproj, hp, ps, S, h0s!, B, T, H, 4) : null,
+        ...(zero ? [] : [
+          need[2] ? initialStateGrad(be, dxproj, w, B, T, H, 4) : null,
+          need[3] ? dc : null,
+        ]),
       ];
     });
     gates.dispose();
   }
+  hPrev?.dispose();
+  init.owned?.dispose();
   cells.dispose();
-  const seq = slice(packed, [0, 0, 0], [B, T, H]);
-  const hT3 = slice(packed, [0, T - 1, 0], [B, 1, H]);
-  const cT3 = slice(packed, [0, T, 0], [B, 1, H]);
+  // Deferred slices: h_T's reads packed directly (a slice of a contiguous range).
+  const flat = slice(packed, [0], [CT]), cFlat = slice(packed, [CT], [B * H]);
   packed.dispose();
-  const hT = reshape(hT3, [B, H]), cT = reshape(cT3, [B, H]);
+  const seq = reshape(flat, [B, T, H]), cT = reshape(cFlat, [B, H]);
+  flat.dispose();
+  cFlat.dispose();
+  const hT3 = slice(seq, [0, T - 1, 0], [B, 1, H]);
+  const hT = reshape(hT3, [B, H]);
   hT3.dispose();
-  cT3.dispose();
   return { output: seq, hT, cT };
 }
 
@@ -321,7 +408,8 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
  *   blocks r, z, n (b_hh is applied inside, since b_hn sits in r ⊙ (…))
  * @param whh W_hh [3H, H]
  * @param bhh b_hh [3H]
- * @param h0 initial hidden state [B, H]
+ * @param h0 initial hidden state [B, H]; null: zeros (on WebGPU taken by a
+ *   flag, no zeros are filled)
  * @returns the sequence of hidden states and the final state
  * @example
  * ```ts
@@ -336,14 +424,22 @@ export function lstmLayer(xproj: Tensor, whh: Tensor, h0: Tensor, c0: Tensor): L
  * console.assert(output.shape.join() === "2,3,2" && hT.shape.join() === "2,2");
  * ```
  */
-export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruLayerResult {
-  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, [h0], bhh);
+export function gruLayer(
+  gx: Tensor,
+  whh: Tensor,
+  bhh: Tensor,
+  h0: Tensor | null,
+): GruLayerResult {
+  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, h0 ? [h0] : [], bhh);
+  const init = initialStateTensors(gx, [h0], "gruStep", B, H);
+  const zero = init.zero, h0t = init.states[0];
   const G = 3 * H, be = gx.backendImpl, dtype = gx.dtype;
-  const inputs = [gx, whh, bhh, h0];
+  const inputs = [gx, whh, bhh, ...init.states];
   const saving = needsGrad(...inputs);
   const S = T * H;
   const out = empty(be, [B, T, H], dtype);
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
+  const hPrev = prevStates(be, saving, B, T, H, 3, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 3);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
@@ -351,12 +447,19 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
       batch: B,
       hidden: H,
       x: rows(gx.storage, t * G, T * G),
-      h: t === 0 ? rows(h0.storage, 0, H) : rows(out.storage, (t - 1) * H, S),
+      // (with the zero state, h_{−1}'s rows are a placeholder the kernel does not read)
+      h: t === 0 ? rows(h0t?.storage ?? out.storage, 0, h0t ? H : S) : rows(
+        out.storage,
+        (t - 1) * H,
+        S,
+      ),
       whh: whh.storage,
       whhT: whhT?.storage,
       bhh: bhh.storage,
       hOut: rows(out.storage, t * H, S),
+      zeroState: zero && t === 0,
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
+      hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
       pass,
     });
   }
@@ -364,8 +467,12 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
   let output = out;
   if (saved) {
     const need = inputs.map((x) => x.requiresGrad);
-    output = record("gruLayer", out, inputs, [out, saved, whh, h0], (g, sv) => {
-      const [os, ss, w, h0s] = sv as [Tensor, Tensor, Tensor, Tensor];
+    // saved: out, saved, whh, h_{t−1} as the forward steps wrote them (or null), h0
+    const keep = [out, saved, whh, ...(hPrev ? [hPrev] : []), ...init.states];
+    output = record("gruLayer", out, inputs, keep, (g, sv) => {
+      const [os, ss, w] = sv as [Tensor, Tensor, Tensor];
+      const hp = hPrev ? sv[3]! : null;
+      const h0s = sv[hPrev ? 4 : 3];
       const dgx = empty(be, [B, T, G], dtype);
       const dgh = empty(be, [B, T, G], dtype);
       const dhz = empty(be, [B, H], dtype);
@@ -375,7 +482,12 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
           batch: B,
           hidden: H,
           dh: rows(g.storage, t * H, S),
-          h: t === 0 ? rows(h0s.storage, 0, H) : rows(os.storage, (t - 1) * H, S),
+          h: t === 0 ? rows(h0s?.storage ?? os.storage, 0, h0s ? H : S) : rows(
+            os.storage,
+            (t - 1) * H,
+            S,
+          ),
+          zeroState: zero && t === 0,
           saved: rows(ss.storage, t * B * 4 * H, 4 * H),
           whh: w.storage,
           dhz: dhz.storage,
@@ -391,19 +503,21 @@ export function gruLayer(gx: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor): GruL
         be.reduce("sum", dgh.storage, dbhh.storage, { outer: 1, reduce: B * T, inner: G });
       }
       let dh0: Tensor | null = null;
-      if (need[3]) {
+      if (!zero && need[3]) {
         const rec = initialStateGrad(be, dgh, w, B, T, H, 3);
         dh0 = rec.add(dhz);
       }
       return [
         dgx,
-        need[1] ? recurrentWeightGrad(be, dgh, os, S, h0s, B, T, H, 3) : null,
+        need[1] ? recurrentWeightGrad(be, dgh, hp, os, S, h0s!, B, T, H, 3) : null,
         dbhh,
-        dh0,
+        ...(zero ? [] : [dh0]),
       ];
     });
     saved.dispose();
   }
+  hPrev?.dispose();
+  init.owned?.dispose();
   const hT3 = slice(output, [0, T - 1, 0], [B, 1, H]);
   const hT = reshape(hT3, [B, H]);
   hT3.dispose();

@@ -58,9 +58,9 @@ interface Bound {
 
 /** Roles each kernel writes (`dc`, `dhz` are also read; every other role is only read). */
 const WRITES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["hOut", "cOut", "gates"],
+  lstmStep: ["hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dc", "dg"],
-  gruStep: ["hOut", "saved"],
+  gruStep: ["hOut", "saved", "hPrev"],
   gruStepBackward: ["dhz", "dgx", "dgh"],
 };
 const READ_WRITE = new Set(["dc", "dhz"]);
@@ -68,7 +68,16 @@ const READ_WRITE = new Set(["dc", "dhz"]);
 /** Per runtime: the small buffers bound for absent roles (never freed). */
 const placeholders = new WeakMap<Runtime, GpuBuf[]>();
 
-function placeholder(rt: Runtime, i: number): GpuBuf {
+/**
+ * The i-th placeholder buffer bound for absent roles (256 bytes, never
+ * freed); tests fill them with junk to prove a kernel does not read an
+ * absent role. @internal
+ *
+ * @param rt the runtime
+ * @param i which placeholder (absent roles of one dispatch get 0, 1, …)
+ * @returns the buffer
+ */
+export function placeholder(rt: Runtime, i: number): GpuBuf {
   let list = placeholders.get(rt);
   if (!list) placeholders.set(rt, list = []);
   return list[i] ??= rt.pool.acquire(256, false);
@@ -143,13 +152,13 @@ class StepBuilder {
   /**
    * Record the dispatch. The vec4 variant needs every vec4 role's rows (and
    * the next-step rows at `next`) to start at multiples of 4 elements.
-   * `transposed`: the `whh` role holds W_hhᵀ (forward kernels; the tvec4 or
-   * tscalar variant).
+   * `flag` is P[2] (see `rowSlot`). `transposed`: the `whh` role holds W_hhᵀ
+   * (forward kernels; the tvec4 or tscalar variant).
    */
   record(
     rt: Runtime,
     hidden: number,
-    flag: boolean,
+    flag: number | boolean,
     next: number,
     width: number,
     transposed = false,
@@ -190,7 +199,7 @@ class StepBuilder {
       ? "vec4"
       : "scalar";
     rt.dispatch(rnnShader(this.kernel, variant), bufs, (p) => {
-      p.u(0, this.batch).u(1, hidden).u(2, flag ? 1 : 0).u(3, next);
+      p.u(0, this.batch).u(1, hidden).u(2, Number(flag)).u(3, next);
       for (const r of order) {
         const v = this.roles.get(r)!, s = rowSlot(this.kernel, r);
         if (s >= 0) p.u(s, v.offset).u(s + 1, v.stride);
@@ -211,12 +220,16 @@ class StepBuilder {
 export function recordLstmStep(rt: Runtime, a: LstmStepArgs, bufOf: BufOf): void {
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
-  const s = new StepBuilder("lstmStep", bufOf, B)
-    .rows("x", a.x, 4 * H).rows("h", a.h, H).rows("c", a.c, H)
-    .flat("whh", a.whhT ?? a.whh, 4 * H * H).rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
+  const s = new StepBuilder("lstmStep", bufOf, B).rows("x", a.x, 4 * H);
+  if (a.zeroState) s.none("h").none("c");
+  else s.rows("h", a.h, H).rows("c", a.c, H);
+  s.flat("whh", a.whhT ?? a.whh, 4 * H * H).rows("hOut", a.hOut, H).rows("cOut", a.cOut, H);
   if (a.gates) s.rows("gates", a.gates, 4 * H);
   else s.none("gates");
-  s.record(rt, H, a.gates !== null, 0, H, a.whhT !== undefined);
+  if (a.hPrev) s.rows("hPrev", a.hPrev, H);
+  else s.none("hPrev");
+  const flags = (a.gates ? 1 : 0) | (a.hPrev ? 2 : 0) | (a.zeroState ? 4 : 0);
+  s.record(rt, H, flags, 0, H, a.whhT !== undefined);
 }
 
 /**
@@ -233,13 +246,16 @@ export function recordLstmStepBackward(
 ): void {
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
-  const s = new StepBuilder("lstmStepBackward", bufOf, B)
-    .rows("dh", a.dh, H).rows("cPrev", a.cPrev, H).rows("c", a.c, H).rows("gates", a.gates, 4 * H)
+  const s = new StepBuilder("lstmStepBackward", bufOf, B).rows("dh", a.dh, H);
+  if (a.zeroState) s.none("cPrev");
+  else s.rows("cPrev", a.cPrev, H);
+  s.rows("c", a.c, H).rows("gates", a.gates, 4 * H)
     .flat("whh", a.whh, 4 * H * H).flat("dc", a.dc, B * H).rows("dg", a.dg, 4 * H);
   if (a.dgNext !== null) {
     s.rows("dgNext", { storage: a.dg.storage, offset: a.dgNext, stride: a.dg.stride }, 4 * H);
   } else s.none("dgNext");
-  s.record(rt, H, a.dgNext !== null, a.dgNext ?? 0, 4 * H);
+  const flags = (a.dgNext !== null ? 1 : 0) | (a.dcZero ? 2 : 0) | (a.zeroState ? 4 : 0);
+  s.record(rt, H, flags, a.dgNext ?? 0, 4 * H);
 }
 
 /**
@@ -252,12 +268,16 @@ export function recordLstmStepBackward(
 export function recordGruStep(rt: Runtime, a: GruStepArgs, bufOf: BufOf): void {
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
-  const s = new StepBuilder("gruStep", bufOf, B)
-    .rows("x", a.x, 3 * H).rows("h", a.h, H).flat("whh", a.whhT ?? a.whh, 3 * H * H)
-    .flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
+  const s = new StepBuilder("gruStep", bufOf, B).rows("x", a.x, 3 * H);
+  if (a.zeroState) s.none("h");
+  else s.rows("h", a.h, H);
+  s.flat("whh", a.whhT ?? a.whh, 3 * H * H).flat("bhh", a.bhh, 3 * H).rows("hOut", a.hOut, H);
   if (a.saved) s.rows("saved", a.saved, 4 * H);
   else s.none("saved");
-  s.record(rt, H, a.saved !== null, 0, H, a.whhT !== undefined);
+  if (a.hPrev) s.rows("hPrev", a.hPrev, H);
+  else s.none("hPrev");
+  const flags = (a.saved ? 1 : 0) | (a.hPrev ? 2 : 0) | (a.zeroState ? 4 : 0);
+  s.record(rt, H, flags, 0, H, a.whhT !== undefined);
 }
 
 /**
@@ -274,14 +294,16 @@ export function recordGruStepBackward(
 ): void {
   const B = a.batch, H = a.hidden;
   if (B * H === 0) return;
-  const s = new StepBuilder("gruStepBackward", bufOf, B)
-    .rows("dh", a.dh, H).rows("h", a.h, H).rows("saved", a.saved, 4 * H)
+  const s = new StepBuilder("gruStepBackward", bufOf, B).rows("dh", a.dh, H);
+  if (a.zeroState) s.none("h");
+  else s.rows("h", a.h, H);
+  s.rows("saved", a.saved, 4 * H)
     .flat("whh", a.whh, 3 * H * H).flat("dhz", a.dhz, B * H).rows("dgx", a.dgx, 3 * H)
     .rows("dgh", a.dgh, 3 * H);
   if (a.dghNext !== null) {
     s.rows("dghNext", { storage: a.dgh.storage, offset: a.dghNext, stride: a.dgh.stride }, 3 * H);
   } else s.none("dghNext");
-  s.record(rt, H, a.dghNext !== null, a.dghNext ?? 0, 3 * H);
+  s.record(rt, H, (a.dghNext !== null ? 1 : 0) | (a.zeroState ? 4 : 0), a.dghNext ?? 0, 3 * H);
 }
 
 /** The buffer resolver of a WebGPU backend for routine `op`. */
@@ -292,16 +314,16 @@ export function bufOf(be: WebGPUBackend, op: string): BufOf {
 registerRoutine<LstmStepArgs>("webgpu", "lstmStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStep(g.rt, a, bufOf(g, "lstmStep"));
-}, { whhT: true });
+}, { whhT: true, hPrev: true, zeroState: true });
 registerRoutine<LstmStepBackwardArgs>("webgpu", "lstmStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordLstmStepBackward(g.rt, a, bufOf(g, "lstmStepBackward"));
-});
+}, { dcZero: true, zeroState: true });
 registerRoutine<GruStepArgs>("webgpu", "gruStep", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStep(g.rt, a, bufOf(g, "gruStep"));
-}, { whhT: true });
+}, { whhT: true, hPrev: true, zeroState: true });
 registerRoutine<GruStepBackwardArgs>("webgpu", "gruStepBackward", (be, a) => {
   const g = be as WebGPUBackend;
   recordGruStepBackward(g.rt, a, bufOf(g, "gruStepBackward"));
-});
+}, { zeroState: true });

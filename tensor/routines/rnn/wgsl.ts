@@ -35,6 +35,10 @@
  * multiples of 4. `tscalar` is the one-unit scalar kernel with the
  * transposed (still coalesced) indexing, for any sizes.
  *
+ * The forward kernels also copy h_{t−1} (the rows they read) to `hPrev`
+ * when flag bit 1 is set: the layer's W_hh gradient then reads those rows
+ * [B, T, H] as they are, with no gather copies.
+ *
  * Every binding is `read_write` storage: the step's roles may share a buffer
  * (h_t next to h_{t−1} in one sequence buffer; the next step's gradient rows
  * in the storage this step writes), and WebGPU allows one buffer bound
@@ -70,9 +74,9 @@ export const RNN_WG = 64;
 
 /** Binding names of each kernel, in binding order. */
 export const RNN_ROLES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["x", "h", "c", "whh", "hOut", "cOut", "gates"],
+  lstmStep: ["x", "h", "c", "whh", "hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dh", "cPrev", "c", "gates", "whh", "dc", "dg", "dgNext"],
-  gruStep: ["x", "h", "whh", "bhh", "hOut", "saved"],
+  gruStep: ["x", "h", "whh", "bhh", "hOut", "saved", "hPrev"],
   gruStepBackward: ["dh", "h", "saved", "whh", "dhz", "dgx", "dgh", "dghNext"],
 };
 
@@ -86,16 +90,19 @@ export const RNN_VEC4_ROLES: Record<RnnKernel, readonly string[]> = {
 
 /** Roles that are row views (offset, stride in the uniform), per kernel. */
 const ROW_ROLES: Record<RnnKernel, readonly string[]> = {
-  lstmStep: ["x", "h", "c", "hOut", "cOut", "gates"],
+  lstmStep: ["x", "h", "c", "hOut", "cOut", "gates", "hPrev"],
   lstmStepBackward: ["dh", "cPrev", "c", "gates", "dg"],
-  gruStep: ["x", "h", "hOut", "saved"],
+  gruStep: ["x", "h", "hOut", "saved", "hPrev"],
   gruStepBackward: ["dh", "h", "saved", "dgx", "dgh"],
 };
 
 /**
  * Parameter slot of a row role's offset (its stride follows at +1), or -1
- * for a role that is not a row view. P[0] = B, P[1] = H, P[2] = flag (gates
- * or saved values wanted, forward; next-step gradient present, backward),
+ * for a role that is not a row view. P[0] = B, P[1] = H, P[2] = flags
+ * (forward: bit 0 gates or saved values wanted, bit 1 h_{t−1} copied to
+ * `hPrev`; backward: bit 0 next-step gradient present, bit 1 (LSTM) `dc`
+ * taken as zero on entry, not read; both: bit 2 h_{t−1}, c_{t−1} zero, not
+ * read),
  * P[3] = element offset of the next step's gradient rows (stride: `dg`'s or
  * `dgh`'s).
  *
@@ -109,6 +116,17 @@ export function rowSlot(kernel: RnnKernel, role: string): number {
 }
 
 const ROWS = [...Array(RNN_ROWS).keys()];
+
+/**
+ * Flag bit 2 (both directions): h_{t−1} (and c_{t−1}) are zero, the zero
+ * initial state, and not read: the forward skips the W_hh·h_{t−1} loop.
+ */
+const ZERO = "(pu(2u) & 4u) != 0u";
+
+/** `e`, or `zero` when the state is zero (see {@link ZERO}). */
+function unlessZero(e: string, zero = "0.0"): string {
+  return `select(${e}, ${zero}, ${ZERO})`;
+}
 
 /** Slot accessors of a row role: `[offset, stride]` as WGSL expressions. */
 function view(kernel: RnnKernel, role: string): [string, string] {
@@ -172,7 +190,7 @@ function forwardDots(
   let gh = ${gates}u * H;
 ${clampedRows("hr", `(${ho}`, `${hs}) / 4u`)}
 ${ROWS.map((r) => g.map((q) => `  var s${r}_${q} = vec4<f32>(0.0);`).join(" ")).join("\n")}
-  for (var k = 0u; k < nj; k++) {
+  for (var k = 0u; k < select(nj, 0u, ${ZERO}); k++) {
     let w = k * gh + jq;
     ${ROWS.map((r) => `let hv${r} = h[hr${r} + k];`).join(" ")}
     ${fmas}
@@ -185,7 +203,7 @@ ${ROWS.map((r) => g.map((q) => `  var s${r}_${q} = vec4<f32>(0.0);`).join(" ")).
       head: HEAD + `  let gh = ${gates}u * H;
 ${clampedRows("hr", ho, hs)}
 ${acc}
-  for (var k = 0u; k < H; k++) {
+  for (var k = 0u; k < select(H, 0u, ${ZERO}); k++) {
     let w = k * gh + j;
     let wv = vec4<f32>(${pad(g.map((q) => `whh[w + ${q}u * H]`))});
     ${ROWS.map((r) => `s${r} += wv * h[hr${r} + k];`).join(" ")}
@@ -199,7 +217,7 @@ ${acc}
       head: HEAD + `  let n4 = H / 4u; let hh = H * n4; let w0 = j * n4;
 ${clampedRows("hr", `(${ho}`, `${hs}) / 4u`)}
 ${acc}
-  for (var k = 0u; k < n4; k++) {
+  for (var k = 0u; k < select(n4, 0u, ${ZERO}); k++) {
     ${g.map((q) => `let wq${q} = whh[w0 + ${q}u * hh + k];`).join(" ")}
     ${
         ROWS.map((r) =>
@@ -215,7 +233,7 @@ ${acc}
     head: HEAD + `  let hh = H * H; let w0 = j * H;
 ${clampedRows("hr", ho, hs)}
 ${acc}
-  for (var k = 0u; k < H; k++) {
+  for (var k = 0u; k < select(H, 0u, ${ZERO}); k++) {
     let wv = vec4<f32>(${pad(g.map((q) => `whh[w0 + ${q}u * hh + k]`))});
     ${ROWS.map((r) => `s${r} += wv * h[hr${r} + k];`).join(" ")}
   }
@@ -245,7 +263,7 @@ function backwardDots(
   let j0 = (gid % nj) * 4u;
   let b0 = (gid / nj) * ${RNN_ROWS}u;
 ${ROWS.map((r) => `  var d${r} = vec4<f32>(0.0);`).join("\n")}
-  if (pu(2u) != 0u) {
+  if ((pu(2u) & 1u) != 0u) {
   ${clampedRows("nr", "(pu(3u)", `${dgs}) / 4u`)}
     let jq = j0 / 4u;
     for (var k = 0u; k < ${gates}u * H / 4u; k++) {
@@ -270,7 +288,7 @@ ${body}
     };
   }
   const head = HEAD + `  var d = vec4<f32>(0.0);
-  if (pu(2u) != 0u) {
+  if ((pu(2u) & 1u) != 0u) {
   ${clampedRows("nr", "pu(3u)", dgs)}
     for (var k = 0u; k < ${gates}u * H; k++) {
       let wv = whh[k * H + j];
@@ -281,10 +299,21 @@ ${body}
   return { head, perUnit: (r, body) => `    let dr = d[${r}];\n${body}` };
 }
 
+/** h_{t−1}[b, j] of row r in a one-unit forward kernel, from the scalar or the vec4 view of the rows. */
+function hPrevAt(v: RnnVariant, r: number): string {
+  return unlessZero(v === "vec4" ? `h[hr${r} + j / 4u][j % 4u]` : `h[hr${r} + j]`);
+}
+
+/** h_{t−1} of row r at units j0 … j0 + 3 in a tvec4 forward kernel (zero for the zero state). */
+function hv(r: number): string {
+  return unlessZero(`h[hr${r} + jq]`, "vec4<f32>(0.0)");
+}
+
 function lstmStep(v: RnnVariant): string {
   const k: RnnKernel = "lstmStep";
   const [xo, xs] = view(k, "x"), [co, cs] = view(k, "c");
   const [hoo, hos] = view(k, "hOut"), [coo, cos] = view(k, "cOut"), [go, gs] = view(k, "gates");
+  const [hpo, hps] = view(k, "hPrev"), hAt = (r: number) => hPrevAt(v, r);
   const { head, perUnit } = forwardDots(k, 4, v);
   if (v === "tvec4") {
     // Every row role is vec4 along the units: lanes are j0 … j0 + 3.
@@ -293,10 +322,11 @@ function lstmStep(v: RnnVariant): string {
       `    let xo = ${q4(xo, xs)};
     let ig = sigmoid4(s${r}_0 + x[xo]); let fg = sigmoid4(s${r}_1 + x[xo + nj]);
     let gg = tanh4(s${r}_2 + x[xo + 2u * nj]); let og = sigmoid4(s${r}_3 + x[xo + 3u * nj]);
-    let cn = fg * c[${q4(co, cs)}] + ig * gg;
+    let cn = fg * ${unlessZero(`c[${q4(co, cs)}]`, "vec4<f32>(0.0)")} + ig * gg;
     cOut[${q4(coo, cos)}] = cn;
     hOut[${q4(hoo, hos)}] = og * tanh4(cn);
-    if (pu(2u) != 0u) {
+    if ((pu(2u) & 2u) != 0u) { hPrev[${q4(hpo, hps)}] = ${hv(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${q4(go, gs)};
       gates[o] = ig; gates[o + nj] = fg; gates[o + 2u * nj] = gg; gates[o + 3u * nj] = og;
     }`
@@ -308,10 +338,11 @@ function lstmStep(v: RnnVariant): string {
       `    let xo = ${xo} + b * ${xs} + j;
     let a = sr + vec4<f32>(x[xo], x[xo + H], x[xo + 2u * H], x[xo + 3u * H]);
     let ig = sigmoid_(a.x); let fg = sigmoid_(a.y); let gg = tanh_(a.z); let og = sigmoid_(a.w);
-    let cn = fg * c[${co} + b * ${cs} + j] + ig * gg;
+    let cn = fg * ${unlessZero(`c[${co} + b * ${cs} + j]`)} + ig * gg;
     cOut[${coo} + b * ${cos} + j] = cn;
     hOut[${hoo} + b * ${hos} + j] = og * tanh_(cn);
-    if (pu(2u) != 0u) {
+    if ((pu(2u) & 2u) != 0u) { hPrev[${hpo} + b * ${hps} + j] = ${hAt(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${go} + b * ${gs} + j;
       gates[o] = ig; gates[o + H] = fg; gates[o + 2u * H] = gg; gates[o + 3u * H] = og;
     }`,
@@ -331,10 +362,11 @@ function lstmStepBackward(v: RnnVariant): string {
     let o = ${go} + b * ${gs} + j;
     let ig = gates[o]; let fg = gates[o + H]; let gg = gates[o + 2u * H]; let og = gates[o + 3u * H];
     let tc = tanh_(c[${co} + b * ${cs} + j]);
-    let dcv = dc[b * H + j] + dh_ * og * (1.0 - tc * tc);
+    let dcIn = select(dc[b * H + j], 0.0, (pu(2u) & 2u) != 0u);
+    let dcv = dcIn + dh_ * og * (1.0 - tc * tc);
     let e = ${dgo} + b * ${dgs} + j;
     dg[e] = dcv * gg * ig * (1.0 - ig);
-    dg[e + H] = dcv * cPrev[${po} + b * ${ps} + j] * fg * (1.0 - fg);
+    dg[e + H] = dcv * ${unlessZero(`cPrev[${po} + b * ${ps} + j]`)} * fg * (1.0 - fg);
     dg[e + 2u * H] = dcv * ig * (1.0 - gg * gg);
     dg[e + 3u * H] = dh_ * tc * og * (1.0 - og);
     dc[b * H + j] = dcv * fg;`,
@@ -345,8 +377,7 @@ function lstmStepBackward(v: RnnVariant): string {
 function gruStep(v: RnnVariant): string {
   const k: RnnKernel = "gruStep";
   const [xo, xs] = view(k, "x"), [hoo, hos] = view(k, "hOut"), [so, ss] = view(k, "saved");
-  // h_{t−1}[b, j] itself, from the scalar or the vec4 view of the rows.
-  const hPrev = (r: number) => v === "vec4" ? `h[hr${r} + j / 4u][j % 4u]` : `h[hr${r} + j]`;
+  const [hpo, hps] = view(k, "hPrev"), hAt = (r: number) => hPrevAt(v, r);
   const { head, perUnit } = forwardDots(k, 3, v);
   if (v === "tvec4") {
     // Every row role is vec4 along the units: lanes are j0 … j0 + 3.
@@ -357,8 +388,9 @@ function gruStep(v: RnnVariant): string {
     let rg = sigmoid4(x[xo] + (s${r}_0 + bhh[jq]));
     let zg = sigmoid4(x[xo + nj] + (s${r}_1 + bhh[jq + nj]));
     let ng = tanh4(x[xo + 2u * nj] + rg * an);
-    hOut[${q4(hoo, hos)}] = (1.0 - zg) * ng + zg * h[hr${r} + jq];
-    if (pu(2u) != 0u) {
+    hOut[${q4(hoo, hos)}] = (1.0 - zg) * ng + zg * ${hv(r)};
+    if ((pu(2u) & 2u) != 0u) { hPrev[${q4(hpo, hps)}] = ${hv(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${q4(so, ss)};
       saved[o] = rg; saved[o + nj] = zg; saved[o + 2u * nj] = ng; saved[o + 3u * nj] = an;
     }`
@@ -372,8 +404,9 @@ function gruStep(v: RnnVariant): string {
     let rg = sigmoid_(x[xo] + a.x);
     let zg = sigmoid_(x[xo + H] + a.y);
     let ng = tanh_(x[xo + 2u * H] + rg * a.z);
-    hOut[${hoo} + b * ${hos} + j] = (1.0 - zg) * ng + zg * ${hPrev(r)};
-    if (pu(2u) != 0u) {
+    hOut[${hoo} + b * ${hos} + j] = (1.0 - zg) * ng + zg * ${hAt(r)};
+    if ((pu(2u) & 2u) != 0u) { hPrev[${hpo} + b * ${hps} + j] = ${hAt(r)}; }
+    if ((pu(2u) & 1u) != 0u) {
       let o = ${so} + b * ${ss} + j;
       saved[o] = rg; saved[o + H] = zg; saved[o + 2u * H] = ng; saved[o + 3u * H] = a.z;
     }`,
@@ -390,11 +423,11 @@ function gruStepBackward(v: RnnVariant): string {
     perUnit(
       r,
       `    var dh_ = dh[${dho} + b * ${dhs} + j];
-    if (pu(2u) != 0u) { dh_ += dhz[b * H + j] + dr; }
+    if ((pu(2u) & 1u) != 0u) { dh_ += dhz[b * H + j] + dr; }
     let o = ${so} + b * ${ss} + j;
     let rg = saved[o]; let zg = saved[o + H]; let ng = saved[o + 2u * H]; let hn = saved[o + 3u * H];
     let dn = dh_ * (1.0 - zg) * (1.0 - ng * ng);
-    let dz = dh_ * (h[${ho} + b * ${hs} + j] - ng) * zg * (1.0 - zg);
+    let dz = dh_ * (${unlessZero(`h[${ho} + b * ${hs} + j]`)} - ng) * zg * (1.0 - zg);
     let dr_ = dn * hn * rg * (1.0 - rg);
     let ex = ${xo} + b * ${xs} + j;
     dgx[ex] = dr_; dgx[ex + H] = dz; dgx[ex + 2u * H] = dn;
