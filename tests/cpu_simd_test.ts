@@ -310,7 +310,7 @@ Deno.test("float32 Adam and AdamW updates in SIMD give the JavaScript loop's bit
     ["adamw", "adamw", 0.05],
   ];
   for (const [name, kind, weightDecay] of variants) {
-    const run = async (on: boolean) => {
+    const run = (on: boolean) => {
       const was = setSimdEnabled(on);
       try {
         // every third parameter starts at 0, so its update is not hidden by its rounding
