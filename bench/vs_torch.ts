@@ -3,7 +3,10 @@
  * the two sides alternate round by round (a few repetitions each) so that both
  * see the same machine load, and the medians and their ratio are printed.
  * PyTorch runs in a long-lived child process (`bench/reference/torch_worker.py`,
- * Debian's `python3-torch`, `OMP_WAIT_POLICY=PASSIVE`); where it is missing the
+ * Debian's `python3-torch`, `OMP_WAIT_POLICY=PASSIVE`, its BLAS as it comes);
+ * after each PyTorch round our side waits {@link SETTLE_MS} so that OpenBLAS's
+ * idle threads, which spin for about 2^28 cycles after a call, have gone to
+ * sleep and do not take a core from it; where it is missing the
  * table says so and shows our side alone.
  *
  * ```sh
@@ -34,6 +37,15 @@ const HELP = `Usage: deno run -A bench/vs_torch.ts [options]
   --torch-threads N   torch.set_num_threads(N) (default: PyTorch's own choice)
   --json              print one JSON object
   --help              this text`;
+
+/**
+ * Pause after each PyTorch round, ms: OpenBLAS's threads spin ≈ 2^28 cycles
+ * (≈ 0.1 s) after a call, and while they do our side runs on one core (an
+ * LSTM step measured 21.5 ms right after PyTorch's round against 18.5 ms
+ * alone). Waiting instead of shortening their spin (OPENBLAS_THREAD_TIMEOUT)
+ * leaves PyTorch as it runs for a user.
+ */
+const SETTLE_MS = 250;
 
 const ALL = ["lstm", "gru", "gen-lstm", "gen-gru", "classify", "gan"] as const;
 type Case = typeof ALL[number];
@@ -154,7 +166,8 @@ interface Row {
 const rows: Row[] = [];
 for (const c of cases) {
   const run = ours(c);
-  for (let i = 0; i < 3; i++) await run(); // warm-up
+  // warm-up: at least 10 repetitions and 2 s (JIT tiers, the pool's first probes of each size)
+  for (let i = 0, t0 = performance.now(); i < 10 || performance.now() - t0 < 2000; i++) await run();
   const mine: number[] = [], theirs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < reps; k++) {
@@ -162,7 +175,10 @@ for (const c of cases) {
       await run();
       mine.push(performance.now() - t0);
     }
-    if (typeof torch !== "string") theirs.push(...await torch.time(c, reps));
+    if (typeof torch !== "string") {
+      theirs.push(...await torch.time(c, reps));
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+    }
   }
   const a = median(mine), b = theirs.length ? median(theirs) : null;
   const gen = c.startsWith("gen-");
@@ -207,7 +223,11 @@ else {
   else {
     const t = (torch as Torch).info;
     console.log(
-      `PyTorch ${t.torch}, ${t.threads} thread(s), BLAS ${(t.blas as { libblas: string }).libblas}`,
+      `PyTorch ${t.torch}, ${t.threads} thread(s), BLAS ${
+        (t.blas as { libblas: string }).libblas
+      } (OPENBLAS_NUM_THREADS=${t.openblas_threads ?? "unset"}, OPENBLAS_THREAD_TIMEOUT=${
+        t.openblas_timeout ?? "unset"
+      })`,
     );
   }
 }

@@ -127,7 +127,8 @@ def main():
         torch.set_num_threads(int(os.environ["TORCH_THREADS"]))
     print(json.dumps({
         "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "blas": blas(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"), "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "openblas_timeout": os.environ.get("OPENBLAS_THREAD_TIMEOUT"), "blas": blas(),
         "cases": list(BUILD)}), flush=True)
     built = {}
     for line in sys.stdin:
