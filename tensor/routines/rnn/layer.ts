@@ -32,7 +32,7 @@ import type { Backend, Storage } from "../../backend.ts";
 import { record } from "../../autograd.ts";
 import { fmtShape, ShapeError } from "../../errors.ts";
 import { checkSame } from "../../ops/elementwise.ts";
-import { reshape, slice } from "../../ops/shape.ts";
+import { contiguousSource, reshape, slice } from "../../ops/shape.ts";
 import { sizeOf } from "../../shape.ts";
 import { empty, needsGrad, type Tensor, zeros } from "../../tensor.ts";
 import { routineTrait, runRoutine } from "../registry.ts";
@@ -164,6 +164,17 @@ function initialStateTensors(
     ? zeros([B, H], { backend: xproj.backend, dtype: xproj.dtype })
     : null;
   return { zero: false, states: states.map((s) => s ?? owned!), owned };
+}
+
+/**
+ * A [B, H] initial state's rows for the forward step kernel: a pending
+ * contiguous slice (one layer of a stacked [layers, B, H] state, as
+ * `step()` passes it) is read where it sits in its source, without the copy
+ * that materialising it would run.
+ */
+function stateRows(state: Tensor, H: number): Rows {
+  const v = contiguousSource(state.buf);
+  return v ? rows(v.src.storage, v.offset, H) : rows(state.storage, 0, H);
 }
 
 /**
@@ -307,22 +318,20 @@ export function lstmLayer(
   // (with the zero state, c_{−1}'s and h_{−1}'s rows are placeholders the kernels do not read)
   const cRows = (t: number, c0s: Storage | undefined, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s ?? ps, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
+  const h0r = h0t ? stateRows(h0t, H) : rows(packed.storage, 0, S);
+  const c0r = c0t ? stateRows(c0t, H) : rows(packed.storage, 0, H);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
       hidden: H,
       x: rows(xproj.storage, t * G, T * G),
-      h: t === 0 ? rows(h0t?.storage ?? packed.storage, 0, h0t ? H : S) : rows(
-        packed.storage,
-        (t - 1) * H,
-        S,
-      ),
-      c: cRows(t - 1, c0t?.storage, cells.storage, packed.storage),
+      h: t === 0 ? h0r : rows(packed.storage, (t - 1) * H, S),
+      c: t === 0 ? c0r : cRows(t - 1, undefined, cells.storage, packed.storage),
       whh: whh.storage,
       whhT: whhT?.storage,
       hOut: rows(packed.storage, t * H, S),
-      cOut: cRows(t, c0t?.storage, cells.storage, packed.storage),
+      cOut: cRows(t, undefined, cells.storage, packed.storage), // (t ≥ 0: not c0's rows)
       zeroState: zero && t === 0,
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
       hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
@@ -441,18 +450,15 @@ export function gruLayer(
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
   const hPrev = prevStates(be, saving, B, T, H, 3, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 3);
+  // (with the zero state, h_{−1}'s rows are a placeholder the kernel does not read)
+  const h0r = h0t ? stateRows(h0t, H) : rows(out.storage, 0, S);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<GruStepArgs>(be, "gruStep", {
       batch: B,
       hidden: H,
       x: rows(gx.storage, t * G, T * G),
-      // (with the zero state, h_{−1}'s rows are a placeholder the kernel does not read)
-      h: t === 0 ? rows(h0t?.storage ?? out.storage, 0, h0t ? H : S) : rows(
-        out.storage,
-        (t - 1) * H,
-        S,
-      ),
+      h: t === 0 ? h0r : rows(out.storage, (t - 1) * H, S),
       whh: whh.storage,
       whhT: whhT?.storage,
       bhh: bhh.storage,
