@@ -14,7 +14,7 @@ import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
-import { withCpuThreads } from "../tensor/cpu/pool.ts";
+import { poolReady, setPoolBackoff, withCpuThreads } from "../tensor/cpu/pool.ts";
 import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { binaryKernel } from "../tensor/cpu/binary.ts";
 import { contiguousStrides } from "../tensor/cpu/strided.ts";
@@ -350,4 +350,65 @@ Deno.test("float32 Adam and AdamW updates in SIMD give the JavaScript loop's bit
       assert.equal(bad, -1, `${name}: ${what} element ${bad}`);
     });
   }
+});
+
+Deno.test("the CPU matmul's bias epilogue gives the bits of the product followed by a separate add", async () => {
+  // m, k, n: the simple path, SIMD strips, k cut into blocks, n in several column blocks, k = 0
+  const shapes = [[5, 7, 9], [100, 64, 256], [13, 600, 17], [40, 30, 3000], [6, 0, 10]] as const;
+  const layouts = [[1, 1, 0], [3, 1, 0]] as const;
+  const cpu = new CpuBackend();
+  assert.ok(await poolReady(), "the pool runs (the pooled case must split)");
+  const was = setPoolBackoff(false); // every large job on the pool
+  try {
+    for (const { p, f64, a, b, what } of matmulCases(shapes, layouts)) {
+      const size = p.batch * p.m * p.n, dt = f64 ? "float64" : "float32";
+      const bias = [values(p.n, 99, f64), values(p.n, 98, f64)];
+      const [sa, sb, s0, s1] = [a, b, ...bias].map((x) => cpu.upload(x, dt));
+      const run = (biases: number, threads: number, simdOn: boolean) => {
+        const out = cpu.alloc(size, dt);
+        withCpuThreads(
+          threads,
+          () => withSimd(simdOn, () => cpu.matmul(sa!, sb!, out, p, [s0!, s1!].slice(0, biases))),
+        );
+        return cpu.read(out);
+      };
+      const plain = [await run(0, 1, false), await run(0, 1, true)];
+      for (const biases of [1, 2]) {
+        const sum = biases === 1 ? bias[0]! : bias[0]!.map((x, j) => x + bias[1]![j]!);
+        for (const [threads, simdOn] of [[1, true], [2, true], [1, false]] as const) {
+          const want = plain[Number(simdOn)]!.map((x, i) => x + sum[i % p.n]!);
+          const got = await run(biases, threads, simdOn);
+          const bad = got.findIndex((x, i) => x !== want[i]);
+          assert.equal(
+            bad,
+            -1,
+            `${what}, ${biases} biases, ${threads} threads, simd ${simdOn}: [${bad}]`,
+          );
+        }
+      }
+    }
+  } finally {
+    setPoolBackoff(was);
+  }
+  assert.throws(
+    () =>
+      matmulKernel(
+        new Float32Array(4),
+        new Float32Array(4),
+        new Float32Array(4),
+        {
+          batch: 1,
+          m: 2,
+          n: 2,
+          k: 2,
+          transA: false,
+          transB: false,
+          strideA: 0,
+          strideB: 0,
+        },
+        false,
+        new Float32Array(1),
+      ),
+    /bias holds 1 elements, n is 2/,
+  );
 });

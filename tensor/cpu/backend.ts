@@ -36,21 +36,6 @@ import { fillKernel, unaryKernel } from "./unary.ts";
 export { CpuStorage } from "./storage.ts";
 
 /**
- * `c[r, j] += bias[0][j]` (or `+= bias[0][j] + bias[1][j]`, the pair summed
- * first) for `rows` rows of `n`, in place: the matmul's bias epilogue, by the
- * backend's own broadcasting add (so rounded as the separate adds it
- * replaces, and as fast).
- */
-function addColumnBias(c: TypedArray, rows: number, n: number, bias: TypedArray[]): void {
-  let sum = bias[0]!;
-  if (bias.length > 1) {
-    sum = c instanceof Float32Array ? new Float32Array(n) : new Float64Array(n);
-    binaryKernel("add", bias[0]!, [1], bias[1]!, [1], sum, [n]);
-  }
-  binaryKernel("add", c, [n, 1], sum, [0, 1], c, [rows, n]);
-}
-
-/**
  * The CPU implementation of {@link Backend}. Kernels run synchronously when
  * called, so `read` and `flush` never wait for anything. Large matmuls and
  * recurrent steps split their output rows across a small pool of worker
@@ -183,12 +168,25 @@ export class CpuBackend implements Backend {
     );
   }
 
-  /** `out[b] = op(A[b]) · op(B[b])` (+ bias per column), out contiguous [batch, m, n]. */
+  /**
+   * `out[b] = op(A[b]) · op(B[b])` (+ a bias per column, two summed first),
+   * out contiguous [batch, m, n]. The bias is added to each product as it is
+   * stored (`matmulKernel`'s epilogue), rounded as a separate add would be.
+   */
   matmul(a: Storage, b: Storage, out: Storage, p: MatmulParams, bias?: readonly Storage[]): void {
     const c = arrayOf(this, out, "out of matmul");
-    matmulKernel(arrayOf(this, a, "a of matmul"), arrayOf(this, b, "b of matmul"), c, p);
-    if (bias?.length) {
-      addColumnBias(c, p.batch * p.m, p.n, bias.map((s) => arrayOf(this, s, "bias of matmul")));
+    const ab = [arrayOf(this, a, "a of matmul"), arrayOf(this, b, "b of matmul")] as const;
+    const rows = (bias ?? []).map((s) => arrayOf(this, s, "bias of matmul"));
+    if (rows.length > 2) throw new RangeError(`Cannot run cpu matmul with ${rows.length} biases`);
+    if (rows.length < 2) return matmulKernel(ab[0], ab[1], c, p, true, rows[0] ?? null);
+    // the pair summed once (a storage of this backend, so the pool's workers can read it)
+    const sum = this.alloc(p.n, c instanceof Float32Array ? "float32" : "float64");
+    try {
+      const s = arrayOf(this, sum, "bias sum");
+      binaryKernel("add", rows[0]!, [1], rows[1]!, [1], s, [p.n]);
+      matmulKernel(ab[0], ab[1], c, p, true, s);
+    } finally {
+      this.free(sum);
     }
   }
 

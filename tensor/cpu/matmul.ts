@@ -286,10 +286,11 @@ function packedProduct(
   reuse: { a: number; b: number },
   r0: number,
   r1: number,
+  bias: TypedArray | null,
 ): void {
   const simd = simdKernel();
   if (simd) {
-    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1);
+    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias);
     return;
   }
   const { n, k } = p;
@@ -313,6 +314,25 @@ function packedProduct(
       microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
     }
   }
+  if (bias) addBiasRows(c, cOff, n, r0, r1, bias);
+}
+
+/**
+ * `c[cOff + i·n + j] += bias[j]` for rows r0…r1−1 (each a rounded product
+ * already stored, so the bits are those of a separate broadcasting add).
+ */
+function addBiasRows(
+  c: TypedArray,
+  cOff: number,
+  n: number,
+  r0: number,
+  r1: number,
+  bias: TypedArray,
+): void {
+  for (let i = r0; i < r1; i++) {
+    const o = cOff + i * n;
+    for (let j = 0; j < n; j++) c[o + j] = c[o + j]! + bias[j]!;
+  }
 }
 
 /**
@@ -324,7 +344,9 @@ function packedProduct(
  * cut into blocks of at most {@link KC} (so the panels stay in cache and
  * op(A) is packed once, not once per column block); the strips of later
  * blocks start from the sums of the earlier ones, so every element adds the
- * same products in the same order as in one pass.
+ * same products in the same order as in one pass. A `bias` row is added to
+ * the float32 C block in the kernel's memory (after its last strip, before
+ * the copy out: the same float32 additions as a separate pass over c).
  */
 function simdProduct(
   simd: SimdKernel,
@@ -339,6 +361,7 @@ function simdProduct(
   reuse: { a: number; b: number },
   r0: number,
   r1: number,
+  bias: TypedArray | null,
 ): void {
   const { n, k } = p;
   const rows = r1 - r0;
@@ -347,8 +370,8 @@ function simdProduct(
   const kBlocks = Math.ceil(k / KC), kc = Math.ceil(k / kBlocks);
   const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(n, kc, B_BLOCK, w);
   const ncPad = Math.ceil(nc / w) * w;
-  const aBase = mc * ncPad, bBase = aBase + mc * kc;
-  simd.reserve((bBase + nc * kc) * (f32 ? 4 : 8));
+  const aBase = mc * ncPad, bBase = aBase + mc * kc, biasBase = bBase + nc * kc;
+  simd.reserve((biasBase + ncPad) * (f32 ? 4 : 8));
   simd.tag = 0;
   const mem = f32 ? simd.f32 : simd.f64;
   const whole = kBlocks === 1; // one pass over k: the packs may be reused across batches
@@ -373,10 +396,16 @@ function simdProduct(
       }
       const out = cOff + ic * n + jc;
       const same = mem.constructor === c.constructor;
+      const inMem = bias !== null && f32 && same && bias instanceof Float32Array;
+      if (inMem) {
+        mem.set(bias.subarray(jc, jc + nw), biasBase);
+        for (let r = 0; r < mh; r++) simd.binary32("add", r * nwPad, r * nwPad, biasBase, nw);
+      }
       for (let r = 0; r < mh; r++) {
         const o = out + r * n, q = r * nwPad;
         if (same) c.set(mem.subarray(q, q + nw), o);
         else for (let j = 0; j < nw; j++) c[o + j] = mem[q + j]!;
+        if (bias && !inMem) { for (let j = 0; j < nw; j++) c[o + j] = c[o + j]! + bias[jc + j]!; }
       }
     }
   }
@@ -395,6 +424,7 @@ function productRange(
   t1: number,
   r0: number,
   r1: number,
+  bias: TypedArray | null,
 ): void {
   const { m, n, k, strideA, strideB } = p;
   const mn = m * n;
@@ -403,8 +433,10 @@ function productRange(
   const reuse = { a: -1, b: -1 };
   for (let t = t0; t < t1; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
-    if (small) simpleProduct(a, aOff, b, bOff, c, cOff, p, s, r0, r1);
-    else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1);
+    if (small) {
+      simpleProduct(a, aOff, b, bOff, c, cOff, p, s, r0, r1);
+      if (bias) addBiasRows(c, cOff, n, r0, r1, bias);
+    } else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias);
   }
 }
 
@@ -448,11 +480,18 @@ export function matmulChunk(
     Math.min(p.batch, t0 + bpc),
     r0,
     Math.min(p.m, r0 + rpc),
+    arrays[3] ?? null,
   );
 }
 
 /** Split a large product across the pool; false when it ran nowhere. */
-function matmulParallel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulParams): boolean {
+function matmulParallel(
+  a: TypedArray,
+  b: TypedArray,
+  c: TypedArray,
+  p: MatmulParams,
+  bias: TypedArray | null,
+): boolean {
   const threads = cpuThreads();
   const { batch, m, n, k } = p;
   if (threads <= 1 || batch * m * n * k < PARALLEL_MACS) return false;
@@ -479,8 +518,9 @@ function matmulParallel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulPa
     rpc,
     rowChunks,
   ];
-  const alone = () => productRange(a, b, c, p, 0, batch, 0, m);
-  return parallel(JOB_MATMUL, matmulChunk, [a, b, c], nums, chunks, batch * m * n * k, alone);
+  const alone = () => productRange(a, b, c, p, 0, batch, 0, m, bias);
+  const arrays = [a, b, c, bias];
+  return parallel(JOB_MATMUL, matmulChunk, arrays, nums, chunks, batch * m * n * k, alone);
 }
 
 /**
@@ -497,6 +537,8 @@ function matmulParallel(a: TypedArray, b: TypedArray, c: TypedArray, p: MatmulPa
  * @param c output elements
  * @param p sizes, transpose flags and batch strides
  * @param threads whether the product may use the pool
+ * @param bias a row of n added to every row of c after the product (each
+ *   element rounded as a separate add would round it), or null
  */
 export function matmulKernel(
   a: TypedArray,
@@ -504,6 +546,7 @@ export function matmulKernel(
   c: TypedArray,
   p: MatmulParams,
   threads = true,
+  bias: TypedArray | null = null,
 ): void {
   const { batch, m, n, k, strideA, strideB } = p;
   const mn = m * n;
@@ -517,11 +560,17 @@ export function matmulKernel(
         `${a.length}, ${b.length} and ${c.length} elements`,
     );
   }
+  if (bias && bias.length < n) {
+    throw new RangeError(
+      `Cannot run cpu matmul: the bias holds ${bias.length} elements, n is ${n}`,
+    );
+  }
   if (batch * mn === 0) return;
   if (k === 0) {
     c.fill(0, 0, batch * mn);
+    if (bias) addBiasRows(c, 0, n, 0, batch * m, bias);
     return;
   }
-  if (threads && matmulParallel(a, b, c, p)) return;
-  productRange(a, b, c, p, 0, batch, 0, m);
+  if (threads && matmulParallel(a, b, c, p, bias)) return;
+  productRange(a, b, c, p, 0, batch, 0, m, bias);
 }
