@@ -178,6 +178,7 @@ for (const c of cases) {
     if (typeof torch !== "string") {
       theirs.push(...await torch.time(c, reps));
       await new Promise((r) => setTimeout(r, SETTLE_MS));
+      await run(); // untimed: after the pause our threads (and the core) start cold
     }
   }
   const a = median(mine), b = theirs.length ? median(theirs) : null;
