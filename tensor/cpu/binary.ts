@@ -13,7 +13,7 @@
  */
 import type { BinaryOp, TypedArray } from "../backend.ts";
 import { BINARY_OPS } from "../optable.ts";
-import { type SimdBinary, type SimdKernel, simdKernel } from "./simd.ts";
+import { isSimdBinary, type SimdBinary, type SimdKernel, simdKernel } from "./simd.ts";
 import { coalesce, contiguousStrides, extentOf, type Layout, numel, RowCursor } from "./strided.ts";
 
 /** Elements below which a float32 op keeps its JavaScript loop. */
@@ -21,8 +21,6 @@ export const SIMD_BINARY_MIN = 2048;
 
 /** Output elements per block through the SIMD kernel's memory. */
 const BLOCK = 8192;
-
-const SIMD_BINARY: ReadonlySet<string> = new Set<SimdBinary>(["add", "sub", "mul", "div"]);
 
 /**
  * One operand of {@link simdBinary}: its element offset of output element
@@ -142,11 +140,11 @@ export function binaryKernel(
     return;
   }
   if (
-    total >= SIMD_BINARY_MIN && SIMD_BINARY.has(op) && a instanceof Float32Array &&
+    total >= SIMD_BINARY_MIN && isSimdBinary(op) && a instanceof Float32Array &&
     b instanceof Float32Array && o instanceof Float32Array
   ) {
     const simd = simdKernel();
-    if (simd && simdBinary(simd, op as SimdBinary, a, b, o, layout)) return;
+    if (simd && simdBinary(simd, op, a, b, o, layout)) return;
   }
   const len = layout.shape[rank - 1]!;
   const sa = layout.strides[0]![rank - 1]!, sb = layout.strides[1]![rank - 1]!;

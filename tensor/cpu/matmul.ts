@@ -314,24 +314,26 @@ function packedProduct(
       microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
     }
   }
-  if (bias) addBiasRows(c, cOff, n, r0, r1, bias);
+  if (bias) addBiasRows(c, cOff + r0 * n, n, r1 - r0, n, bias);
 }
 
 /**
- * `c[cOff + i·n + j] += bias[j]` for rows r0…r1−1 (each a rounded product
- * already stored, so the bits are those of a separate broadcasting add).
+ * `c[at + i·stride + j] += bias[b0 + j]` for `rows` rows of `width` (each a
+ * rounded product already stored, so the bits are those of a separate
+ * broadcasting add).
  */
 function addBiasRows(
   c: TypedArray,
-  cOff: number,
-  n: number,
-  r0: number,
-  r1: number,
+  at: number,
+  stride: number,
+  rows: number,
+  width: number,
   bias: TypedArray,
+  b0 = 0,
 ): void {
-  for (let i = r0; i < r1; i++) {
-    const o = cOff + i * n;
-    for (let j = 0; j < n; j++) c[o + j] = c[o + j]! + bias[j]!;
+  for (let i = 0; i < rows; i++) {
+    const o = at + i * stride;
+    for (let j = 0; j < width; j++) c[o + j] = c[o + j]! + bias[b0 + j]!;
   }
 }
 
@@ -405,8 +407,8 @@ function simdProduct(
         const o = out + r * n, q = r * nwPad;
         if (same) c.set(mem.subarray(q, q + nw), o);
         else for (let j = 0; j < nw; j++) c[o + j] = mem[q + j]!;
-        if (bias && !inMem) { for (let j = 0; j < nw; j++) c[o + j] = c[o + j]! + bias[jc + j]!; }
       }
+      if (bias && !inMem) addBiasRows(c, out, n, mh, nw, bias, jc);
     }
   }
 }
@@ -435,7 +437,7 @@ function productRange(
     const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
     if (small) {
       simpleProduct(a, aOff, b, bOff, c, cOff, p, s, r0, r1);
-      if (bias) addBiasRows(c, cOff, n, r0, r1, bias);
+      if (bias) addBiasRows(c, cOff + r0 * n, n, r1 - r0, n, bias);
     } else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias);
   }
 }
@@ -568,7 +570,7 @@ export function matmulKernel(
   if (batch * mn === 0) return;
   if (k === 0) {
     c.fill(0, 0, batch * mn);
-    if (bias) addBiasRows(c, 0, n, 0, batch * m, bias);
+    if (bias) addBiasRows(c, 0, n, batch * m, n, bias);
     return;
   }
   if (threads && matmulParallel(a, b, c, p, bias)) return;

@@ -73,11 +73,26 @@ function i32x4(x: number): number[] {
   return [SIMD, 0x0c, ...new Uint8Array(new Int32Array([x, x, x, x]).buffer)];
 }
 
-// activationBody shadows f32x4 and i32x4 with versions that hoist the constant into a local
-const f32x4Bytes = f32x4, i32x4Bytes = i32x4;
-
 /** memarg for an 8-byte-aligned access at a constant offset. */
 const mem = (offset: number, align = 3): number[] => [align, ...uleb(offset)];
+
+/** An emitter of function-body code. */
+type Emit = (...b: (number | number[])[]) => void;
+
+/** A fresh code buffer and the emitter that appends instructions (bytes or byte runs) to it. */
+function emitter(): { code: number[]; e: Emit } {
+  const code: number[] = [];
+  const e: Emit = (...b) => {
+    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
+  };
+  return { code, e };
+}
+
+/** A function body: its `i32s` i32 and `v128s` v128 locals, then `code`, with its byte length first. */
+function funcBody(i32s: number, v128s: number, code: readonly number[]): number[] {
+  const body = [...vec([[...uleb(i32s), I32], [...uleb(v128s), V128]]), ...code];
+  return [...uleb(body.length), ...body];
+}
 
 /**
  * A strip kernel's body for elements of `size` bytes (8: float64, two lanes;
@@ -97,10 +112,7 @@ function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
   const CO = 10, ACC = 11, B0 = ACC + 2 * rows, B1 = B0 + 1, A = B0 + 2;
   const f64 = size === 8, w = 32 / size, align = f64 ? 3 : 2;
   const [mul, add] = f64 ? [F64X2_MUL, F64X2_ADD] : [F32X4_MUL, F32X4_ADD];
-  const code: number[] = [];
-  const e = (...b: (number | number[])[]) => {
-    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const { code, e } = emitter();
   // acc = a · b + acc
   const madd = (acc: number, b: number) =>
     fma && !f64
@@ -144,9 +156,7 @@ function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
   e(GET, J0, I32_CONST, w, I32_ADD, TEE, J0, GET, NW, I32_LT_S, BR_IF, 0);
   e(END);
   e(END); // function
-  const locals = vec([[...uleb(5), I32], [...uleb(2 * rows + 3), V128]]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  return funcBody(5, 2 * rows + 3, code);
 }
 
 /**
@@ -168,10 +178,7 @@ function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
 function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   // params: 0 ptr, 1 n; locals: 2 end (i32); 3 v, 4 x, 5 k, 6 r, 7 a, 8 e (v128)
   const PTR = 0, N = 1, END_ = 2, V = 3, X = 4, K = 5, R = 6, A = 7, E = 8;
-  const code: number[] = [];
-  const e = (...b: (number | number[])[]) => {
-    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const { code, e } = emitter();
   // The loop's constants live in locals 9, 10, … set once before it (V8 materialises a
   // v128.const at every use; a local stays in a register or one load away).
   const consts = new Map<string, number[]>();
@@ -181,26 +188,25 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
     if (!get) consts.set(key, get = [GET, 9 + consts.size]);
     return get;
   };
-  const f32x4 = (x: number) => hoist(f32x4Bytes(x));
-  const i32x4 = (x: number) => hoist(i32x4Bytes(x));
+  const kf32 = (x: number) => hoist(f32x4(x)), ki32 = (x: number) => hoist(i32x4(x));
   /** Push exp(local X) (X is clamped in place). */
   const exp = () => {
     // pmin(x, c) = c < x ? c : x: min for every x, NaN included (c is not ±0), one instruction
-    e(GET, X, f32x4(88), F32X4_PMIN, f32x4(-87.33654), F32X4_PMAX, SET, X);
-    e(GET, X, f32x4(Math.LOG2E), F32X4_MUL, F32X4_NEAREST, SET, K);
-    e(GET, X, GET, K, f32x4(0.693359375), F32X4_MUL, F32X4_SUB);
-    e(GET, K, f32x4(-2.12194440e-4), F32X4_MUL, F32X4_SUB, SET, R);
-    e(f32x4(1.9875691500e-4));
+    e(GET, X, kf32(88), F32X4_PMIN, kf32(-87.33654), F32X4_PMAX, SET, X);
+    e(GET, X, kf32(Math.LOG2E), F32X4_MUL, F32X4_NEAREST, SET, K);
+    e(GET, X, GET, K, kf32(0.693359375), F32X4_MUL, F32X4_SUB);
+    e(GET, K, kf32(-2.12194440e-4), F32X4_MUL, F32X4_SUB, SET, R);
+    e(kf32(1.9875691500e-4));
     for (const c of [1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1]) {
-      e(GET, R, F32X4_MUL, f32x4(c), F32X4_ADD);
+      e(GET, R, F32X4_MUL, kf32(c), F32X4_ADD);
     }
-    e(GET, R, F32X4_MUL, f32x4(5.0000001201e-1), F32X4_ADD);
-    e(GET, R, GET, R, F32X4_MUL, F32X4_MUL, GET, R, F32X4_ADD, f32x4(1), F32X4_ADD);
+    e(GET, R, F32X4_MUL, kf32(5.0000001201e-1), F32X4_ADD);
+    e(GET, R, GET, R, F32X4_MUL, F32X4_MUL, GET, R, F32X4_ADD, kf32(1), F32X4_ADD);
     // 2^k: (k + 127) << 23 as float32 bits
     // k is a whole number in [−126, 127] (or NaN, whose result is NaN either way): the
     // relaxed conversion (one instruction on x86) gives the same integer
     e(GET, K, relaxed ? I32X4_RELAXED_TRUNC_F32X4_S : I32X4_TRUNC_SAT_F32X4_S);
-    e(i32x4(127), I32X4_ADD, I32_CONST, 23, I32X4_SHL);
+    e(ki32(127), I32X4_ADD, I32_CONST, 23, I32X4_SHL);
     e(F32X4_MUL);
   };
   e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
@@ -212,33 +218,31 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   e(GET, PTR); // store address
   if (kind === "sigmoid") {
     e(GET, V, F32X4_NEG, SET, X);
-    e(f32x4(1));
+    e(kf32(1));
     exp();
-    e(f32x4(1), F32X4_ADD, F32X4_DIV);
+    e(kf32(1), F32X4_ADD, F32X4_DIV);
   } else {
-    e(GET, V, F32X4_ABS, TEE, A, f32x4(-2), F32X4_MUL, SET, X);
+    e(GET, V, F32X4_ABS, TEE, A, kf32(-2), F32X4_MUL, SET, X);
     exp();
     e(SET, E);
     // small |x|: x + x·z·P(z), z = x²
     e(GET, V, GET, V, F32X4_MUL, SET, X);
-    e(f32x4(-5.70498872745e-3));
+    e(kf32(-5.70498872745e-3));
     for (const c of [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]) {
-      e(GET, X, F32X4_MUL, f32x4(c), F32X4_ADD);
+      e(GET, X, F32X4_MUL, kf32(c), F32X4_ADD);
     }
     e(GET, X, F32X4_MUL, GET, V, F32X4_MUL, GET, V, F32X4_ADD);
     // large |x|: sign(x)·(1 − e) / (1 + e)
-    e(f32x4(1), GET, E, F32X4_SUB, f32x4(1), GET, E, F32X4_ADD, F32X4_DIV);
-    e(GET, V, i32x4(-0x80000000), V_AND, V_OR);
-    e(GET, A, f32x4(0.625), F32X4_LT, V_BITSELECT);
+    e(kf32(1), GET, E, F32X4_SUB, kf32(1), GET, E, F32X4_ADD, F32X4_DIV);
+    e(GET, V, ki32(-0x80000000), V_AND, V_OR);
+    e(GET, A, kf32(0.625), F32X4_LT, V_BITSELECT);
   }
   e(V_STORE, mem(0, 4));
   e(GET, PTR, I32_CONST, 16, I32_ADD, TEE, PTR, GET, END_, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(1), I32], [...uleb(6 + consts.size), V128]]);
   const init = [...consts].flatMap(([key, [, at]]) => [...key.split(",").map(Number), SET, at!]);
-  const body = [...locals, ...init, ...code];
-  return [...uleb(body.length), ...body];
+  return funcBody(1, 6 + consts.size, [...init, ...code]);
 }
 
 /** 0, 1, 2, …: destructured to name a function's parameters and locals by position. */
@@ -267,14 +271,11 @@ function loopBody(
   bytes: number,
   i32s: number,
   v128s: number,
-  step: (e: (...b: (number | number[])[]) => void, O: number) => void,
+  step: (e: Emit, O: number) => void,
   blocks = 1,
 ): number[] {
   const N = params - 1, O = params, END_ = params + 1;
-  const code: number[] = [];
-  const e = (...b: (number | number[])[]) => {
-    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const { code, e } = emitter();
   e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
   e(GET, N, I32_CONST, 2, I32_SHL, SET, END_);
   for (let k = 2; k <= blocks; k++) e(GET, END_, I32_CONST, k, I32_MUL, SET, END_ + k - 1);
@@ -284,9 +285,7 @@ function loopBody(
   e(GET, O, I32_CONST, bytes, I32_ADD, TEE, O, GET, END_, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(1 + blocks + i32s), I32], [...uleb(v128s), V128]]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  return funcBody(1 + blocks + i32s, v128s, code);
 }
 
 /** The float32 arithmetic of {@link SimdKernel.binary32}, by op name. */
@@ -294,6 +293,15 @@ const BINARY32 = { add: F32X4_ADD, sub: F32X4_SUB, mul: F32X4_MUL, div: F32X4_DI
 
 /** The ops {@link SimdKernel.binary32} runs. */
 export type SimdBinary = keyof typeof BINARY32;
+
+/**
+ * Whether {@link SimdKernel.binary32} runs binary op `op`.
+ *
+ * @param op a binary op's name
+ */
+export function isSimdBinary(op: string): op is SimdBinary {
+  return Object.hasOwn(BINARY32, op);
+}
 
 /**
  * The body of `add32(dst, a, b, n)` (or sub, mul, div): dst[i] = a[i] op b[i]
@@ -311,7 +319,7 @@ function binary32Body(op: number[]): number[] {
  * Emit: two float32s at byte address local `ptr` (+ local `plus`, + local O)
  * widened to float64 lanes.
  */
-function load2(e: (...b: (number | number[])[]) => void, ptr: number, O: number, plus = -1): void {
+function load2(e: Emit, ptr: number, O: number, plus = -1): void {
   e(GET, ptr);
   if (plus >= 0) e(GET, plus, I32_ADD);
   e(GET, O, I32_ADD, V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4);
@@ -323,7 +331,7 @@ function load2(e: (...b: (number | number[])[]) => void, ptr: number, O: number,
  * `sumTo`.
  */
 function loads2(
-  e: (...b: (number | number[])[]) => void,
+  e: Emit,
   O: number,
   lets: readonly (readonly number[])[],
   sumTo: number,
@@ -340,7 +348,7 @@ function loads2(
 
 /** Emit: store the float64 lanes on the stack, rounded to float32, at byte address `ptr` (+ `plus`) + O. */
 function store2(
-  e: (...b: (number | number[])[]) => void,
+  e: Emit,
   ptr: number,
   O: number,
   plus: number,
@@ -462,7 +470,7 @@ function gruHBody(): number[] {
   return loopBody(5, 8, 0, 1, (e) => {
     store2(e, 3, O, -1, () => {
       load2(e, 0, O);
-      e(SET, Z, f64x2(1), GET, Z, F64X2_SUB);
+      e(SET, Z, one, GET, Z, F64X2_SUB);
       load2(e, 1, O);
       e(F64X2_MUL, GET, Z);
       load2(e, 2, O);
@@ -542,9 +550,6 @@ export function isSimdMap(op: string): op is SimdMap {
   return Object.hasOwn(MAPS, op);
 }
 
-/** An emitter of function-body code. */
-type Emit = (...b: (number | number[])[]) => void;
-
 /**
  * The body of a map `f(ptr, n, p0, p1)` (p0, p1 float64) over the n float32s
  * at byte offset ptr, in place, two float64 lanes at a time (n rounded up to
@@ -552,10 +557,7 @@ type Emit = (...b: (number | number[])[]) => void;
  * (v128).
  */
 function mapBody(lanes: (e: Emit) => void): number[] {
-  const code: number[] = [];
-  const e: Emit = (...b) => {
-    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const { code, e } = emitter();
   e(BLOCK, VOID, GET, 1, I32_EQZ, BR_IF, 0);
   // end = ptr + ((n + 1) >> 1) << 3: whole pairs
   e(GET, 0, GET, 1, I32_CONST, 1, I32_ADD, I32_CONST, 1, I32_SHR_U, I32_CONST, 3, I32_SHL);
@@ -569,13 +571,17 @@ function mapBody(lanes: (e: Emit) => void): number[] {
   e(GET, 0, I32_CONST, 8, I32_ADD, TEE, 0, GET, 4, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(1), I32], [...uleb(3), V128]]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  return funcBody(1, 3, code);
 }
 
-/** How an Adam update treats weight decay: none, added to the gradient (Adam's L2), or decoupled (AdamW). */
-export type AdamDecay = "none" | "l2" | "decoupled";
+/** The ways an Adam update treats weight decay: none, added to the gradient (Adam's L2), or decoupled (AdamW). */
+const ADAM_DECAYS = ["none", "l2", "decoupled"] as const;
+
+/** How an Adam update treats weight decay (see {@link ADAM_DECAYS}). */
+export type AdamDecay = typeof ADAM_DECAYS[number];
+
+/** The scalars of {@link SimdKernel.adam32}: b1, 1 − b1, b2, 1 − b2, stepSize, √bc2, eps, wd. */
+export type AdamScalars = readonly [number, number, number, number, number, number, number, number];
 
 /**
  * The body of `adam32_<decay>(p, g, m, v, n, b1, c1, b2, c2, stepSize,
@@ -592,10 +598,7 @@ function adamBody(decay: AdamDecay): number[] {
   // 23 x, 24 d, 25 m, 26 v (v128)
   const O = 13, END_ = 14, X = 23, D = 24, M = 25, V = 26;
   const [B1, C1, B2, C2, SS, BC, EPS, WD] = [15, 16, 17, 18, 19, 20, 21, 22];
-  const code: number[] = [];
-  const e: Emit = (...b) => {
-    for (const x of b) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const { code, e } = emitter();
   /** Round the float64 lanes on the stack to float32, store them at `ptr` + o and keep them in `to`. */
   const keep = (ptr: number, to: number) => {
     e(F32X4_DEMOTE_F64X2_ZERO, F64X2_PROMOTE_LOW_F32X4, SET, to);
@@ -627,9 +630,7 @@ function adamBody(decay: AdamDecay): number[] {
   e(GET, O, I32_CONST, 8, I32_ADD, TEE, O, GET, END_, I32_LT_U, BR_IF, 0);
   e(END, END);
   e(END); // function
-  const locals = vec([[...uleb(2), I32], [...uleb(12), V128]]);
-  const body = [...locals, ...code];
-  return [...uleb(body.length), ...body];
+  return funcBody(2, 12, code);
 }
 
 /**
@@ -637,8 +638,8 @@ function adamBody(decay: AdamDecay): number[] {
  * {@link SimdKernel} (`strip32` with relaxed fused multiply-adds when `fma`).
  */
 function moduleBytes(fma: boolean): Uint8Array {
-  // type i: a function of ARITY[i] i32 parameters, no results
-  // type i: a function of ARITY[i] i32 parameters, no results; then the maps' (i32, i32, f64, f64)
+  // type i: a function of ARITY[i] i32 parameters, no results; then the maps' (i32, i32, f64,
+  // f64) and Adam's (5 i32, 8 f64)
   const ARITY = [6, 2, 3, 4, 8, 5];
   const types = ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]);
   const MAP_TYPE = types.push([0x60, ...vec([[I32], [I32], [F64], [F64]]), 0]) - 1;
@@ -663,7 +664,7 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["gruN", 0, gruNBody()],
     ["gruH", 5, gruHBody()],
     ["gruCellBack", 4, gruCellBackBody()],
-    ...(["none", "l2", "decoupled"] as const).map((d): [string, number, number[]] => [
+    ...ADAM_DECAYS.map((d): [string, number, number[]] => [
       `adam32_${d}`,
       ADAM_TYPE,
       adamBody(d),
@@ -781,7 +782,7 @@ export interface SimdKernel {
     m: number,
     v: number,
     n: number,
-    s: readonly [number, number, number, number, number, number, number, number],
+    s: AdamScalars,
   ): void;
   /**
    * What the memory holds, for callers that keep data there from one call to
@@ -828,6 +829,40 @@ function envFlag(name: string): string | undefined {
   }
 }
 
+/**
+ * Run a float32 kernel over n elements in blocks of `block` through the SIMD
+ * kernel's memory: before each block the block of `ins[t]` goes to region t
+ * (regions W = block + 4 floats apart, room for a last vector done whole),
+ * `run(len, W)` runs the kernel on it, and each region t listed in `outs` as
+ * `[t, array]` is copied back into that array. The memory's tag is reset.
+ *
+ * @param simd the kernel
+ * @param n elements
+ * @param block elements per block
+ * @param ins the input arrays, one region each
+ * @param outs the regions to copy out, and where to
+ * @param run runs the kernel on a block of `len` elements
+ */
+export function blockwise(
+  simd: SimdKernel,
+  n: number,
+  block: number,
+  ins: readonly Float32Array[],
+  outs: readonly (readonly [number, Float32Array])[],
+  run: (len: number, W: number) => void,
+): void {
+  const W = block + 4;
+  simd.reserve(ins.length * W * 4);
+  simd.tag = 0; // the memory's contents are replaced
+  const mem = simd.f32;
+  for (let at = 0; at < n; at += block) {
+    const len = Math.min(block, n - at);
+    ins.forEach((a, t) => mem.set(a.subarray(at, at + len), t * W));
+    run(len, W);
+    for (const [t, o] of outs) o.set(mem.subarray(t * W, t * W + len), at);
+  }
+}
+
 let instance: SimdKernel | null | undefined;
 let enabled = true;
 
@@ -866,7 +901,7 @@ export function simdKernel(): SimdKernel | null {
     type Fn = (...p: number[]) => void;
     const add32 = inst.exports.add32 as Fn, mul32 = inst.exports.mul32 as Fn;
     const adam = Object.fromEntries(
-      (["none", "l2", "decoupled"] as const).map((d) => [d, inst.exports[`adam32_${d}`] as Fn]),
+      ADAM_DECAYS.map((d) => [d, inst.exports[`adam32_${d}`] as Fn]),
     ) as Record<AdamDecay, Fn>;
     const binary = Object.fromEntries(
       Object.keys(BINARY32).map((op) => [op, inst.exports[`${op}32`] as Fn]),

@@ -12,33 +12,13 @@
  */
 import type { TypedArray, UnaryOp } from "../backend.ts";
 import { UNARY_OPS } from "../optable.ts";
-import { isSimdMap, type SimdKernel, simdKernel, type SimdMap } from "./simd.ts";
+import { blockwise, isSimdMap, simdKernel } from "./simd.ts";
 
 /** Elements below which a float32 op keeps its JavaScript loop (the copies cost more). */
 export const SIMD_MAP_MIN = 2048;
 
 /** Elements per block copied through the SIMD kernel's memory (fits the first-level caches). */
 const SIMD_MAP_BLOCK = 8192;
-
-function simdMap(
-  simd: SimdKernel,
-  op: SimdMap,
-  x: Float32Array,
-  o: Float32Array,
-  n: number,
-  p0: number,
-  p1: number,
-): void {
-  simd.reserve((SIMD_MAP_BLOCK + 2) * 4);
-  simd.tag = 0; // the memory's contents are replaced
-  const mem = simd.f32;
-  for (let at = 0; at < n; at += SIMD_MAP_BLOCK) {
-    const len = Math.min(SIMD_MAP_BLOCK, n - at);
-    mem.set(x.subarray(at, at + len), 0);
-    simd.map32(op, 0, len, p0, p1);
-    o.set(mem.subarray(0, len), at);
-  }
-}
 
 /**
  * Run unary op `op` over the first `n` elements: `o[i] = f(x[i])`. `o` may be
@@ -66,7 +46,16 @@ export function unaryKernel(
     o instanceof Float32Array
   ) {
     const simd = simdKernel();
-    if (simd) return simdMap(simd, op, x, o, n, p0, p1);
+    if (simd) {
+      return blockwise(
+        simd,
+        n,
+        SIMD_MAP_BLOCK,
+        [x],
+        [[0, o]],
+        (len) => simd.map32(op, 0, len, p0, p1),
+      );
+    }
   }
   k(x, o, n, p0, p1);
 }

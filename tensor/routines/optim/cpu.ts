@@ -18,32 +18,13 @@ import type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs } fr
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import type { ArrayOf } from "../rnn/cpu.ts";
 import { registerRoutine } from "../registry.ts";
-import { type AdamDecay, type SimdKernel, simdKernel } from "../../cpu/simd.ts";
+import { type AdamDecay, type AdamScalars, blockwise, simdKernel } from "../../cpu/simd.ts";
 
 /** Elements below which a float32 Adam update keeps its JavaScript loop. */
 export const SIMD_ADAM_MIN = 1024;
 
 /** Elements per block through the SIMD kernel's memory. */
 const ADAM_BLOCK = 4096;
-
-/** The float32 update of {@link adam} in SIMD memory: p, g, m, v copied in per block, p, m, v out. */
-function adamSimd(
-  simd: SimdKernel,
-  arrs: Float32Array[],
-  decay: AdamDecay,
-  s: [number, number, number, number, number, number, number, number],
-): void {
-  const W = ADAM_BLOCK + 2, n = arrs[0]!.length;
-  simd.reserve(4 * W * 4);
-  simd.tag = 0; // the memory's contents are replaced
-  const mem = simd.f32;
-  for (let at = 0; at < n; at += ADAM_BLOCK) {
-    const len = Math.min(ADAM_BLOCK, n - at);
-    arrs.forEach((a, t) => mem.set(a.subarray(at, at + len), t * W));
-    simd.adam32(decay, 0, W, 2 * W, 3 * W, len, s);
-    for (const t of [0, 2, 3]) arrs[t]!.set(mem.subarray(t * W, t * W + len), at);
-  }
-}
 
 export type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs };
 
@@ -92,17 +73,12 @@ function adam(a: AdamStepArgs, arrayOf: ArrayOf): void {
     if (simd) {
       const decayOf: AdamDecay = l2 !== 0 ? "l2" : decay !== 1 ? "decoupled" : "none";
       const f = l2 !== 0 ? l2 : decay;
-      const s = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f] as [
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-        number,
-      ];
-      return adamSimd(simd, [p, g, m, v] as Float32Array[], decayOf, s);
+      const s: AdamScalars = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f];
+      const all = [p, g, m, v] as Float32Array[],
+        outs = [0, 2, 3].map((t) => [t, all[t]!] as const);
+      return blockwise(simd, n, ADAM_BLOCK, all, outs, (len, W) => {
+        simd.adam32(decayOf, 0, W, 2 * W, 3 * W, len, s);
+      });
     }
   }
   for (let i = 0; i < n; i++) {
