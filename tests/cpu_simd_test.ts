@@ -9,8 +9,8 @@
  */
 import assert from "node:assert/strict";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
-import { matmulKernel } from "../tensor/cpu/matmul.ts";
-import { setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
+import { matmulKernel, pack } from "../tensor/cpu/matmul.ts";
+import { MR32, setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
@@ -411,4 +411,46 @@ Deno.test("the CPU matmul's bias epilogue gives the bits of the product followed
       ),
     /bias holds 1 elements, n is 2/,
   );
+});
+
+Deno.test("float32 strips over rows or columns copied as they lie give the packed strips' bits", () => {
+  const simd = simdKernel()!;
+  // m, k, n (all through the packed kernel): rows not a whole strip, one strip, odd k, n not
+  // a multiple of 8, one column block
+  const shapes = [[7, 100, 9], [6, 49, 16], [13, 64, 49], [100, 113, 256], [31, 300, 17]] as const;
+  let seed = 1;
+  for (const [m, k, n] of shapes) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const a = values(m * k, seed++, false) as Float32Array;
+      const b = values(k * n, seed++, false) as Float32Array;
+      const p = { batch: 1, m, n, k, transA, transB, strideA: 0, strideB: 0 };
+      const got = new Float32Array(m * n);
+      withSimd(true, () => matmulKernel(a, b, got, p, false));
+      // the reference: op(A) packed MR32 wide, op(B) 8 wide, one packed strip per MR32 rows
+      const mp = Math.ceil(m / MR32) * MR32, np = Math.ceil(n / 8) * 8;
+      const aAt = mp * np, bAt = aAt + mp * k;
+      simd.reserve((bAt + np * k) * 4);
+      const [ai, ak] = transA ? [1, m] : [k, 1], [bk, bj] = transB ? [1, k] : [n, 1];
+      pack(a, 0, ai, ak, m, k, simd.f32, aAt, MR32);
+      pack(b, 0, bj, bk, n, k, simd.f32, bAt, 8);
+      for (let i0 = 0; i0 < m; i0 += MR32) simd.strip32(aAt + i0 * k, bAt, i0 * np, np, k, false);
+      const want = new Float32Array(m * n);
+      for (let i = 0; i < m; i++) want.set(simd.f32.subarray(i * np, i * np + n), i * n);
+      const bad = got.findIndex((x, i) => !Object.is(x, want[i]));
+      assert.equal(
+        bad,
+        -1,
+        `[${m}, ${k}]·[${k}, ${n}] transA ${transA} transB ${transB}: [${bad}]`,
+      );
+    }
+  }
+  // a strip over rows `pitch` apart reads row r at ap + r·pitch
+  const k = 5, pitch = 7, run = simd.rowStrip(pitch);
+  simd.reserve(4096 * 4);
+  const f = simd.f32;
+  f.fill(0, 0, 4096);
+  for (let r = 0; r < MR32; r++) for (let q = 0; q < k; q++) f[1000 + r * pitch + q] = r + 1;
+  for (let q = 0; q < k * 8; q++) f[2000 + q] = 1; // op(B): ones
+  run(1000, 2000, 0, 8, k, false);
+  for (let r = 0; r < MR32; r++) assert.equal(f[r * 8 + 3], k * (r + 1), `row ${r}`);
 });

@@ -16,7 +16,11 @@
  * scalar kernel, ≈ 3× faster. Float32 tensors use four float32 lanes and
  * accumulate in float32 (fused multiply-adds where the runtime has relaxed
  * SIMD), as BLAS libraries do: op(A) is packed 6 rows and op(B) 8 columns
- * wide for a 6 × 8 block of accumulators. Without SIMD, float32 products accumulate in float64.
+ * wide for a 6 × 8 block of accumulators; there op(A) is not packed where its
+ * strides allow a plain copy into the kernel's memory (rows of a matrix used as
+ * stored, one block copy when they are adjacent; depths of a matrix used
+ * transposed), and the strip kernels read it in place: the same sums in the
+ * same order. Without SIMD, float32 products accumulate in float64.
  * Every element is computed the same way on every thread, so the pool gives
  * the same bits as one thread.
  *
@@ -338,6 +342,122 @@ function addBiasRows(
 }
 
 /**
+ * How {@link stageA} lays out a block of op(A) in float32 SIMD memory: strip i0
+ * starts at `at + i0·rowStep`; `as` is the strip kernel's step per depth, 0
+ * for rows copied as they are (`rowStep` apart, run by `rowStrip(rowStep)`).
+ */
+interface ALayout {
+  rowStep: number;
+  as: number;
+}
+
+/**
+ * The layout {@link stageA} gives `R` lines of op(A), `k` deep, with line
+ * stride `ls` and depth stride `ks`, the cheapest the strides allow: lines
+ * contiguous along k are copied as they are, k apart (a matrix used as it is
+ * stored: one copy where its rows are adjacent); depths contiguous along the
+ * lines are copied one depth at a time (a matrix used transposed); anything
+ * else is packed {@link MR32} wide. Each takes ⌈R / MR32⌉·MR32·k elements.
+ */
+function aLayout(ls: number, ks: number, R: number, k: number, out: ALayout): ALayout {
+  if (ks === 1) {
+    out.rowStep = k;
+    out.as = 0;
+  } else if (ls === 1 && R >= MR32) {
+    out.rowStep = 1;
+    out.as = Math.ceil(R / MR32) * MR32;
+  } else {
+    out.rowStep = k;
+    out.as = MR32;
+  }
+  return out;
+}
+
+/**
+ * Put `R` lines of op(A), `k` deep (line l, depth p at `src[off + l·ls + p·ks]`),
+ * into float32 SIMD memory at `at` for the strip kernels, laid out as
+ * {@link aLayout} says. Lines past R up to a whole strip are zeros, as in a
+ * pack (their sums are never stored).
+ */
+function stageA(
+  mem: Float32Array,
+  src: TypedArray,
+  off: number,
+  ls: number,
+  ks: number,
+  R: number,
+  k: number,
+  at: number,
+  lay: ALayout,
+): void {
+  const Rp = Math.ceil(R / MR32) * MR32;
+  if (lay.as === 0) {
+    if (ls === k) mem.set(src.subarray(off, off + R * k), at);
+    else {
+      for (let l = 0, o = off, q = at; l < R; l++, o += ls, q += k) {
+        mem.set(src.subarray(o, o + k), q);
+      }
+    }
+    mem.fill(0, at + R * k, at + Rp * k);
+  } else if (lay.rowStep === 1) {
+    for (let p = 0, o = off, q = at; p < k; p++, o += ks, q += Rp) {
+      mem.set(src.subarray(o, o + R), q);
+      if (Rp > R) mem.fill(0, q + R, q + Rp);
+    }
+  } else pack(src, off, ls, ks, R, k, mem, at, MR32);
+}
+
+/** The float32 strip at `ap` of a block {@link stageA} laid out as `lay` (other arguments as `strip32`'s). */
+function strip32(
+  simd: SimdKernel,
+  lay: ALayout,
+  ap: number,
+  bp: number,
+  c: number,
+  nw: number,
+  k: number,
+  acc: boolean,
+): void {
+  if (lay.as === 0) simd.rowStrip(lay.rowStep)(ap, bp, c, nw, k, acc);
+  else simd.strip32(ap, bp, c, nw, k, acc, lay.as);
+}
+
+/**
+ * `mem[c + r·nw …]` = rows r < R of `src` (row r at `off + r·stride`, k
+ * consecutive elements) times op(B) packed 8 wide at `bp` (nw columns), as the
+ * float32 matmul computes them (same bits): the rows are staged at `at`
+ * (⌈R / MR32⌉·MR32·k elements), then one strip per {@link MR32} rows.
+ *
+ * @param simd the kernel
+ * @param src the rows' storage
+ * @param off element offset of row 0
+ * @param stride elements from one row to the next
+ * @param R rows
+ * @param k depth
+ * @param at where the rows are staged
+ * @param bp packed op(B)
+ * @param c the result's offset (rows nw apart)
+ * @param nw columns, a multiple of 8
+ */
+export function rowStrips(
+  simd: SimdKernel,
+  src: TypedArray,
+  off: number,
+  stride: number,
+  R: number,
+  k: number,
+  at: number,
+  bp: number,
+  c: number,
+  nw: number,
+): void {
+  const lay = aLayout(stride, 1, R, k, { rowStep: 0, as: 0 });
+  stageA(simd.f32, src, off, stride, 1, R, k, at, lay);
+  const run = simd.rowStrip(k);
+  for (let i0 = 0; i0 < R; i0 += MR32) run(at + i0 * k, bp, c + i0 * nw, nw, k, false);
+}
+
+/**
  * {@link packedProduct} through a WebAssembly SIMD strip kernel: the panels
  * are packed into its memory (C block, then op(A) block, then op(B) block)
  * and the C block is copied out of it into c, rounded once. Float32 output
@@ -373,6 +493,8 @@ function simdProduct(
   const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(n, kc, B_BLOCK, w);
   const ncPad = Math.ceil(nc / w) * w;
   const aBase = mc * ncPad, bBase = aBase + mc * kc, biasBase = bBase + nc * kc;
+  // float32 lines of op(A) are staged as they lie where the strides allow (stageA)
+  const lay = { rowStep: kc, as: MR32 };
   simd.reserve((biasBase + ncPad) * (f32 ? 4 : 8));
   simd.tag = 0;
   const mem = f32 ? simd.f32 : simd.f64;
@@ -387,13 +509,17 @@ function simdProduct(
           pack(b, bOff + jc * s.bj + pc * s.bp, s.bj, s.bp, nw, kw, mem, bBase, w);
           reuse.b = whole && nc >= n ? bOff : -1;
         }
+        if (f32) aLayout(s.ai, s.ap, mh, kw, lay);
         if (!(whole && mc >= rows && reuse.a === aOff)) {
-          pack(a, aOff + ic * s.ai + pc * s.ap, s.ai, s.ap, mh, kw, mem, aBase, mr);
+          const aAt = aOff + ic * s.ai + pc * s.ap;
+          if (f32) stageA(simd.f32, a, aAt, s.ai, s.ap, mh, kw, aBase, lay);
+          else pack(a, aAt, s.ai, s.ap, mh, kw, mem, aBase, mr);
           reuse.a = whole && mc >= rows ? aOff : -1;
         }
         for (let i0 = 0; i0 < mh; i0 += mr) {
-          if (f32) simd.strip32(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
-          else simd.strip(aBase + i0 * kw, bBase, i0 * nwPad, nwPad, kw, pc > 0);
+          const ap = aBase + i0 * (f32 ? lay.rowStep : kw);
+          if (f32) strip32(simd, lay, ap, bBase, i0 * nwPad, nwPad, kw, pc > 0);
+          else simd.strip(ap, bBase, i0 * nwPad, nwPad, kw, pc > 0);
         }
       }
       const out = cOff + ic * n + jc;

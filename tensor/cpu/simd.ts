@@ -96,20 +96,23 @@ function funcBody(i32s: number, v128s: number, code: readonly number[]): number[
 
 /**
  * A strip kernel's body for elements of `size` bytes (8: float64, two lanes;
- * 4: float32, four lanes): `f(ap, bp, c, nw, k, acc)` (byte offsets into
+ * 4: float32, four lanes): `f(ap, bp, c, nw, k, acc, as)` (byte offsets into
  * memory) computes, for j0 = 0, w, 2w, … < nw with w = 32 / size columns,
- * c[r, j0..j0+w-1] = s + Σ_p ap[p·R + r] · bp[j0·k + p·w + 0..w-1] for
- * r < R = `rows`, products added in order of p to s = 0, or with `acc` ≠ 0
+ * c[r, j0..j0+w-1] = s + Σ_p A(r, p) · bp[j0·k + p·w + 0..w-1] for
+ * r < R = `rows`, where A(r, p) is the element at byte ap + p·as + r·size
+ * (packed panels: as = R·size; columns of a matrix stored transposed: as its
+ * row length) or, with `pitch`, at ap + r·pitch + p·size (rows of a matrix
+ * copied as they are; `as` unused), products added in order of p to s = 0, or with `acc` ≠ 0
  * to s = the value c holds (so a product split along k into blocks adds the
  * same terms in the same order as one pass); c is an R × nw row-major block
  * (nw a multiple of w). Each step is a multiply then an add, or with `fma` one
  * relaxed fused multiply-add (float32 only).
  */
-function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
-  // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k, 5 acc; locals: 6 j0, 7 ai, 8 bi, 9 cnt, 10 co (i32);
-  // then (v128) the accumulators acc[r][h] for r < rows, h < 2, then b0, b1, a
-  const AP = 0, BP = 1, C = 2, NW = 3, K = 4, ACCUM = 5, J0 = 6, AI = 7, BI = 8, CNT = 9;
-  const CO = 10, ACC = 11, B0 = ACC + 2 * rows, B1 = B0 + 1, A = B0 + 2;
+function stripBody(size: 8 | 4, fma = false, rows = 4, pitch = 0): number[] {
+  // params: 0 ap, 1 bp, 2 c, 3 nw, 4 k, 5 acc, 6 as; locals: 7 j0, 8 ai, 9 bi, 10 cnt, 11 co
+  // (i32); then (v128) the accumulators acc[r][h] for r < rows, h < 2, then b0, b1, a
+  const AP = 0, BP = 1, C = 2, NW = 3, K = 4, ACCUM = 5, AS = 6, J0 = 7, AI = 8, BI = 9;
+  const CNT = 10, CO = 11, ACC = 12, B0 = ACC + 2 * rows, B1 = B0 + 1, A = B0 + 2;
   const f64 = size === 8, w = 32 / size, align = f64 ? 3 : 2;
   const [mul, add] = f64 ? [F64X2_MUL, F64X2_ADD] : [F32X4_MUL, F32X4_ADD];
   const { code, e } = emitter();
@@ -140,11 +143,12 @@ function stripBody(size: 8 | 4, fma = false, rows = 4): number[] {
   e(GET, BI, V_LOAD, mem(0, 4), SET, B0);
   e(GET, BI, V_LOAD, mem(16, 4), SET, B1);
   for (let r = 0; r < rows; r++) {
-    e(GET, AI, f64 ? V_LOAD64_SPLAT : V_LOAD32_SPLAT, mem(size * r, align), SET, A);
+    const at = pitch > 0 ? pitch * r : size * r;
+    e(GET, AI, f64 ? V_LOAD64_SPLAT : V_LOAD32_SPLAT, mem(at, align), SET, A);
     madd(ACC + 2 * r, B0);
     madd(ACC + 2 * r + 1, B1);
   }
-  e(GET, AI, I32_CONST, rows * size, I32_ADD, SET, AI);
+  e(GET, AI, pitch > 0 ? [I32_CONST, size] : [GET, AS], I32_ADD, SET, AI);
   e(GET, BI, I32_CONST, 32, I32_ADD, SET, BI);
   e(GET, CNT, I32_CONST, 1, I32_SUB, TEE, CNT, BR_IF, 0);
   e(END);
@@ -638,19 +642,9 @@ function adamBody(decay: AdamDecay): number[] {
  * {@link SimdKernel} (`strip32` with relaxed fused multiply-adds when `fma`).
  */
 function moduleBytes(fma: boolean): Uint8Array {
-  // type i: a function of ARITY[i] i32 parameters, no results; then the maps' (i32, i32, f64,
-  // f64) and Adam's (5 i32, 8 f64)
-  const ARITY = [6, 2, 3, 4, 8, 5];
-  const types = ARITY.map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]);
-  const MAP_TYPE = types.push([0x60, ...vec([[I32], [I32], [F64], [F64]]), 0]) - 1;
-  const ADAM_TYPE =
-    types.push([0x60, ...vec([...new Array(5).fill([I32]), ...new Array(8).fill([F64])]), 0]) - 1;
-  const type = section(1, vec(types));
-  const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
-  const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
-  const fns: [string, number, number[]][] = [
-    ["strip", 0, stripBody(8)],
-    ["strip32", 0, stripBody(4, fma, MR32)],
+  return assemble([
+    ["strip", STRIP_TYPE, stripBody(8)],
+    ["strip32", STRIP_TYPE, stripBody(4, fma, MR32)],
     ["sigmoid32", 1, activationBody("sigmoid", fma)],
     ["tanh32", 1, activationBody("tanh", fma)],
     ...Object.entries(BINARY32).map(([op, code]): [string, number, number[]] => [
@@ -674,12 +668,43 @@ function moduleBytes(fma: boolean): Uint8Array {
       MAP_TYPE,
       mapBody(lanes),
     ]),
-  ];
+  ]);
+}
+
+/** Type index of the strip kernels (7 i32 parameters) in {@link assemble}'s type section. */
+const STRIP_TYPE = 6;
+/** Type index of the maps (i32, i32, f64, f64). */
+const MAP_TYPE = 7;
+/** Type index of Adam (5 i32, 8 f64). */
+const ADAM_TYPE = 8;
+
+/**
+ * A module that imports memory `env.mem` and exports the functions `fns`
+ * (name, type index, body); type i < 7 is a function of [6, 2, 3, 4, 8, 5, 7][i]
+ * i32 parameters, then {@link MAP_TYPE} and {@link ADAM_TYPE}; none returns a value.
+ */
+function assemble(fns: readonly [string, number, number[]][]): Uint8Array {
+  const types = [6, 2, 3, 4, 8, 5, 7].map((n) => [0x60, ...vec(new Array(n).fill([I32])), 0]);
+  types.push([0x60, ...vec([[I32], [I32], [F64], [F64]]), 0]);
+  types.push([0x60, ...vec([...new Array(5).fill([I32]), ...new Array(8).fill([F64])]), 0]);
+  const type = section(1, vec(types));
+  const name = (s: string) => [...uleb(s.length), ...new TextEncoder().encode(s)];
+  const imports = section(2, vec([[...name("env"), ...name("mem"), 0x02, 0x00, 0x01]]));
   const funcs = section(3, vec(fns.map(([, t]) => [t])));
   const exports = section(7, vec(fns.map(([n], i) => [...name(n), 0x00, i])));
   const code = section(10, vec(fns.map(([, , body]) => body)));
   return wasm(type, imports, funcs, exports, code);
 }
+
+/** A strip over rows of op(A) as they are (see {@link SimdKernel.rowStrip}); offsets in float32s. */
+export type RowStrip = (
+  ap: number,
+  bp: number,
+  c: number,
+  nw: number,
+  k: number,
+  acc: boolean,
+) => void;
 
 /** The instantiated SIMD kernel with its memory. */
 export interface SimdKernel {
@@ -692,9 +717,28 @@ export interface SimdKernel {
   /**
    * Run one float32 strip ({@link MR32} rows × a multiple of 8 columns, see the module
    * description; `acc` as for {@link SimdKernel.strip}). All offsets are in
-   * float32 elements of {@link SimdKernel.f32}.
+   * float32 elements of {@link SimdKernel.f32}. Element (r, p) of op(A) is at
+   * `ap + p·as + r`: `as` is {@link MR32} (the default) for packed panels, the
+   * row length for columns of a matrix stored transposed and copied as they are.
    */
-  strip32(ap: number, bp: number, c: number, nw: number, k: number, acc?: boolean): void;
+  strip32(
+    ap: number,
+    bp: number,
+    c: number,
+    nw: number,
+    k: number,
+    acc?: boolean,
+    as?: number,
+  ): void;
+  /**
+   * {@link SimdKernel.strip32} for rows of op(A) as they are: the strip
+   * function for rows `pitch` float32s apart (row r of a strip at `ap` starts
+   * at element `ap + r·pitch`, its k elements consecutive), so a row-major
+   * matrix is copied, not packed. Same sums, in the same order, as the packed
+   * strip. Each pitch is a small module of its own, compiled on first use
+   * (the pitch is an offset in its loads).
+   */
+  rowStrip(pitch: number): RowStrip;
   /**
    * sigmoid in place on the `n` float32s at element offset `off` of
    * {@link SimdKernel.f32}, four lanes at a time: n is rounded up to a
@@ -894,8 +938,9 @@ export function simdKernel(): SimdKernel | null {
     const fma = relaxedSimd();
     const mod = new WebAssembly.Module(moduleBytes(fma) as BufferSource);
     const inst = new WebAssembly.Instance(mod, { env: { mem: memory } });
-    type Strip = (ap: number, bp: number, c: number, nw: number, k: number, acc: number) => void;
+    type Strip = (...p: number[]) => void;
     const strip = inst.exports.strip as Strip, strip32 = inst.exports.strip32 as Strip;
+    const rowStrips = new Map<number, RowStrip>();
     type Act = (ptr: number, n: number) => void;
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
     type Fn = (...p: number[]) => void;
@@ -917,8 +962,20 @@ export function simdKernel(): SimdKernel | null {
       f64: new Float64Array(memory.buffer),
       f32: new Float32Array(memory.buffer),
       fma,
-      strip: (ap, bp, c, nw, kk, acc) => strip(ap * 8, bp * 8, c * 8, nw, kk, acc ? 1 : 0),
-      strip32: (ap, bp, c, nw, kk, acc) => strip32(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0),
+      strip: (ap, bp, c, nw, kk, acc) => strip(ap * 8, bp * 8, c * 8, nw, kk, acc ? 1 : 0, 32),
+      strip32: (ap, bp, c, nw, kk, acc, as = MR32) =>
+        strip32(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0, as * 4),
+      rowStrip(pitch: number): RowStrip {
+        let f = rowStrips.get(pitch);
+        if (!f) {
+          const bytes = assemble([["s", STRIP_TYPE, stripBody(4, fma, MR32, 4 * pitch)]]);
+          const mod = new WebAssembly.Module(bytes as BufferSource);
+          const run = new WebAssembly.Instance(mod, { env: { mem: memory } }).exports.s as Strip;
+          f = (ap, bp, c, nw, kk, acc) => run(ap * 4, bp * 4, c * 4, nw, kk, acc ? 1 : 0, 0);
+          rowStrips.set(pitch, f);
+        }
+        return f;
+      },
       sigmoid32: (off, n) => sigmoid32(off * 4, n),
       tanh32: (off, n) => tanh32(off * 4, n),
       add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),

@@ -36,7 +36,7 @@ import type {
   LstmStepBackwardArgs,
   Rows,
 } from "./args.ts";
-import { matmulKernel, pack, packedShape, PARALLEL_MACS } from "../../cpu/matmul.ts";
+import { matmulKernel, pack, packedShape, PARALLEL_MACS, rowStrips } from "../../cpu/matmul.ts";
 import { MR32, type SimdKernel, simdKernel } from "../../cpu/simd.ts";
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import { registerRoutine } from "../registry.ts";
@@ -272,7 +272,7 @@ function rowsOut(
  * result): the strips the matmul runs for this product, so the same bits.
  * op(W) is packed at mem[0] (8-wide panels) unless the memory still holds
  * this pass's pack (`pass` ≠ 0 and the memory's tag), then tagged; the rows
- * are packed at mem[a].
+ * are staged at mem[a] (⌈R / MR32⌉·MR32·k elements).
  */
 function fusedProduct(
   simd: SimdKernel,
@@ -294,8 +294,7 @@ function fusedProduct(
     else pack(w, 0, 1, n, n, k, mem, 0, 8); // W [k, n]
     simd.tag = pass;
   }
-  pack(src, off, stride, 1, R, k, mem, a, MR32);
-  for (let i0 = 0; i0 < R; i0 += MR32) simd.strip32(a + i0 * k, 0, c + i0 * N, N, k, false);
+  rowStrips(simd, src, off, stride, R, k, a, 0, c, N);
 }
 
 /**
