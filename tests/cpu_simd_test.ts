@@ -17,6 +17,7 @@ import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
 import { poolReady, setPoolBackoff, withCpuThreads } from "../tensor/cpu/pool.ts";
 import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { binaryKernel } from "../tensor/cpu/binary.ts";
+import { reduceKernel } from "../tensor/cpu/reduce.ts";
 import { contiguousStrides } from "../tensor/cpu/strided.ts";
 import { optimizerStepKernel, SIMD_ADAM_MIN } from "../tensor/routines/optim/cpu.ts";
 import { arrayOf } from "../tensor/cpu/storage.ts";
@@ -453,4 +454,34 @@ Deno.test("float32 strips over rows or columns copied as they lie give the packe
   for (let q = 0; q < k * 8; q++) f[2000 + q] = 1; // op(B): ones
   run(1000, 2000, 0, 8, k, false);
   for (let r = 0; r < MR32; r++) assert.equal(f[r * 8 + 3], k * (r + 1), `row ${r}`);
+});
+
+Deno.test("float32 sums over a middle axis in SIMD give the float64 loop's bits", () => {
+  // [outer, reduce, inner]: odd inner, rows not a multiple of 4, several outer blocks,
+  // more rows than one copied block holds (2^15 float32s), inner > one block
+  const shapes = [[1, 1500, 256], [3, 77, 33], [2, 7, 2001], [1, 301, 129], [1, 3, 40000]];
+  let seed = 11;
+  for (const [outer, reduce, inner] of shapes as [number, number, number][]) {
+    // exponents over 2^±30: the float64 sums round, so their order shows in the bits
+    const x = (values(outer * reduce * inner, seed++, false) as Float32Array)
+      .map((v, i) => v * 2 ** (((i * 7919) % 61) - 30));
+    const p = { outer, reduce, inner };
+    const simdOut = new Float32Array(outer * inner), loop = new Float32Array(outer * inner);
+    withSimd(true, () => reduceKernel("sum", x, simdOut, p));
+    withSimd(false, () => reduceKernel("sum", x, loop, p));
+    const bad = simdOut.findIndex((v, i) => !Object.is(v, loop[i]));
+    assert.equal(bad, -1, `[${outer}, ${reduce}, ${inner}]: [${bad}]`);
+    // and the loop is the float64 sum of each column, rounded once
+    const j = inner - 1, b = outer - 1;
+    let s = 0;
+    for (let r = 0; r < reduce; r++) s += x[(b * reduce + r) * inner + j]!;
+    assert.equal(loop[b * inner + j], Math.fround(s));
+  }
+  // rows 2^60, 1, 1, 1, 1, 1, −2^60: in order each 1 is lost (half an ulp of 2^60 is 128), the
+  // sum is 0; any other order of the rows keeps some of them
+  const inner = 1024, rows = [2 ** 60, 1, 1, 1, 1, 1, -(2 ** 60)];
+  const x = new Float32Array(rows.length * inner).map((_, i) => rows[Math.floor(i / inner)]!);
+  const out = new Float32Array(inner);
+  withSimd(true, () => reduceKernel("sum", x, out, { outer: 1, reduce: rows.length, inner }));
+  assert.deepEqual(out, new Float32Array(inner));
 });

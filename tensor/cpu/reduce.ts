@@ -7,6 +7,12 @@
  * @module
  */
 import type { ReduceOp, ReduceParams, TypedArray } from "../backend.ts";
+import { simdKernel } from "./simd.ts";
+
+/** Float32 sums over the middle axis with at least this many elements use the SIMD column sums. */
+export const SIMD_SUM_MIN = 4096;
+/** Float32s of x copied into SIMD memory per block of rows. */
+const SUM_BLOCK = 1 << 15;
 
 let scratch = new Float64Array(64);
 
@@ -31,6 +37,39 @@ function sumRows(x: TypedArray, o: TypedArray, outer: number, reduce: number): v
   }
 }
 
+/**
+ * {@link sumStrided} for float32 x through the SIMD column sums (the same
+ * float64 additions in the same order): blocks of rows are copied into the
+ * kernel's memory behind the float64 accumulators. False where SIMD is off.
+ */
+function sumStridedSimd(
+  x: Float32Array,
+  o: TypedArray,
+  outer: number,
+  reduce: number,
+  inner: number,
+): boolean {
+  const simd = simdKernel();
+  if (!simd) return false;
+  const accN = inner + (inner & 1), at = 2 * accN; // x's block after the accumulators
+  const rpb = Math.max(1, Math.floor(SUM_BLOCK / inner));
+  simd.reserve((at + Math.min(rpb, reduce) * inner + 2) * 4);
+  simd.tag = 0; // the memory's contents are replaced
+  for (let b = 0; b < outer; b++) {
+    const f64 = simd.f64;
+    f64.fill(0, 0, accN);
+    const base = b * reduce * inner;
+    for (let r0 = 0; r0 < reduce; r0 += rpb) {
+      const rows = Math.min(rpb, reduce - r0);
+      simd.f32.set(x.subarray(base + r0 * inner, base + (r0 + rows) * inner), at);
+      simd.colSum(0, at, rows, inner);
+    }
+    const oi = b * inner;
+    for (let i = 0; i < inner; i++) o[oi + i] = f64[i]!;
+  }
+  return true;
+}
+
 /** Sum over the middle axis of [outer, reduce, inner] with inner > 1. */
 function sumStrided(
   x: TypedArray,
@@ -39,6 +78,10 @@ function sumStrided(
   reduce: number,
   inner: number,
 ): void {
+  if (
+    x instanceof Float32Array && inner >= 4 && reduce * inner >= SIMD_SUM_MIN &&
+    sumStridedSimd(x, o, outer, reduce, inner)
+  ) return;
   const acc = accumulator(inner);
   for (let b = 0; b < outer; b++) {
     acc.fill(0, 0, inner);

@@ -46,6 +46,7 @@ const BLOCK = 0x02,
   ELSE = 0x05,
   I32_EQZ = 0x45,
   I32_LT_U = 0x49,
+  I32_OR = 0x72,
   I32_SHL = 0x74,
   I32_SHR_U = 0x76;
 const F32X4_SUB = [SIMD, 0xe5, 0x01], F32X4_DIV = [SIMD, 0xe7, 0x01];
@@ -247,6 +248,42 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
   e(END); // function
   const init = [...consts].flatMap(([key, [, at]]) => [...key.split(",").map(Number), SET, at!]);
   return funcBody(1, 6 + consts.size, [...init, ...code]);
+}
+
+/**
+ * The body of `colSum(acc, x, rows, n)`: acc[j] += x[r·n + j] for r < rows in
+ * order, j < n, acc float64 and x float32 (promoted exactly), two columns at a
+ * time and `group` rows per pass over acc (rows a multiple of it): the float64
+ * sums of a column loop, bit for bit. With n odd the last pair reads one
+ * float32 past each row into acc[n] (the caller's padding).
+ */
+function colSumBody(group: number): number[] {
+  // params 0 acc, 1 x, 2 rows, 3 n; locals 4 a, 5 px, 6 end, 7 row, 8 stride (i32)
+  const ACC = 0, X = 1, ROWS = 2, N = 3, A = 4, PX = 5, END_ = 6, ROW = 7, S = 8;
+  const { code, e } = emitter();
+  e(GET, N, I32_CONST, 2, I32_SHL, SET, S);
+  e(BLOCK, VOID, GET, ROWS, I32_EQZ, GET, N, I32_EQZ, I32_OR, BR_IF, 0);
+  // end = acc + ((n + 1) >> 1) · 16
+  e(GET, ACC, GET, N, I32_CONST, 1, I32_ADD, I32_CONST, 1, I32_SHR_U, I32_CONST, 4, I32_SHL);
+  e(I32_ADD, SET, END_, GET, X, SET, ROW);
+  e(LOOP, VOID); // rows
+  e(GET, ACC, SET, A, GET, ROW, SET, PX);
+  e(LOOP, VOID); // column pairs
+  e(GET, A, GET, A, V_LOAD, mem(0, 4));
+  for (let g = 0; g < group; g++) {
+    e(GET, PX);
+    for (let q = 0; q < g; q++) e(GET, S, I32_ADD);
+    e(V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4, F64X2_ADD);
+  }
+  e(V_STORE, mem(0, 4));
+  e(GET, PX, I32_CONST, 8, I32_ADD, SET, PX);
+  e(GET, A, I32_CONST, 16, I32_ADD, TEE, A, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END);
+  e(GET, ROW, GET, S, I32_CONST, group, I32_MUL, I32_ADD, SET, ROW);
+  e(GET, ROWS, I32_CONST, group, I32_SUB, TEE, ROWS, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  return funcBody(5, 0, code);
 }
 
 /** 0, 1, 2, …: destructured to name a function's parameters and locals by position. */
@@ -653,6 +690,8 @@ function moduleBytes(fma: boolean): Uint8Array {
       binary32Body(code),
     ]),
     ["lstmCell", 3, lstmCellBody()],
+    ["colSum", 3, colSumBody(1)],
+    ["colSum4", 3, colSumBody(4)],
     ["lstmCellBack", 4, lstmCellBackBody()],
     ["gruPre", 5, gruPreBody()],
     ["gruN", 0, gruNBody()],
@@ -764,6 +803,13 @@ export interface SimdKernel {
    * float64 and rounded once (the scalar kernel's value). n must be even.
    */
   lstmCell(g: number, c: number, cn: number, n: number): void;
+  /**
+   * Column sums: `f64[acc + j] += f32[x + r·n + j]` for rows r < `rows` in
+   * order and j < n, as a float64 loop adds them (bit for bit). acc is in
+   * float64 elements of {@link SimdKernel.f64} and must hold n rounded up to
+   * even; x in float32 elements of {@link SimdKernel.f32}.
+   */
+  colSum(acc: number, x: number, rows: number, n: number): void;
   /**
    * One row of the LSTM backward step, in float64 with one rounding per
    * result (the scalar kernel's values): from dL/dh (`dh`, plus the
@@ -954,6 +1000,7 @@ export function simdKernel(): SimdKernel | null {
     const gruPre = inst.exports.gruPre as Fn, gruN = inst.exports.gruN as Fn;
     const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
+    const colSum = inst.exports.colSum as Fn, colSum4 = inst.exports.colSum4 as Fn;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
     const maps = Object.fromEntries(
       Object.keys(MAPS).map((op) => [op, inst.exports[`map_${op}`] as Fn]),
@@ -981,6 +1028,11 @@ export function simdKernel(): SimdKernel | null {
       add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),
       mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
       lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
+      colSum: (acc, x, rows, n) => {
+        const most = rows - (rows & 3);
+        if (most > 0) colSum4(acc * 8, x * 4, most, n);
+        if (rows > most) colSum(acc * 8, (x + most * n) * 4, rows - most, n);
+      },
       lstmCellBack: (dh, rec, g, tc, cp, dc, dg, n) =>
         lstmCellBack(dh * 4, rec * 4, g * 4, tc * 4, cp * 4, dc * 4, dg * 4, n),
       gruPre: (x, p, b, d, n) => gruPre(x * 4, p * 4, b * 4, d * 4, n),
