@@ -414,7 +414,7 @@ Deno.test("the CPU matmul's bias epilogue gives the bits of the product followed
   );
 });
 
-Deno.test("float32 strips over rows or columns copied as they lie give the packed strips' bits", () => {
+Deno.test("float32 matmul with op(A) staged as it lies and op(B) packed in SIMD gives the packed strips' bits", () => {
   const simd = simdKernel()!;
   // m, k, n (all through the packed kernel): rows not a whole strip, one strip, odd k, n not
   // a multiple of 8, one column block

@@ -99,13 +99,13 @@ Deno.test("small products stay on the calling thread", async () => {
   const cpu = new CpuBackend();
   const m = 40, k = 40, n = 40; // 64k multiply-adds
   assert.ok(m * n * k < PARALLEL_MACS);
-  const a = cpu.upload(values(3 * 3000, 1), "float32");
+  const a = cpu.upload(values(3 * 12000, 1), "float32");
   const b = cpu.upload(values(3000 * 40, 2), "float32");
   const c = cpu.alloc(m * n, "float32");
   const p = { batch: 1, m, n, k, transA: false, transB: false, strideA: 0, strideB: 0 };
   twoThreads(false, () => cpu.matmul(a, b, c, p));
-  // many multiply-adds but a single 4-row strip: nothing to split
-  const strip = { ...p, m: 3, k: 3000, n: 40 };
+  // many multiply-adds but a single strip of rows and one 8-column panel: nothing to split
+  const strip = { ...p, m: 3, k: 12000, n: 8 };
   assert.ok(strip.m * strip.n * strip.k >= PARALLEL_MACS);
   twoThreads(false, () => cpu.matmul(a, b, c, strip));
   // enough work but fewer batch rows than PARALLEL_ROWS: one thread

@@ -291,23 +291,25 @@ function packedProduct(
   r0: number,
   r1: number,
   bias: TypedArray | null,
+  c0: number,
+  c1: number,
 ): void {
   const simd = simdKernel();
   if (simd) {
-    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias);
+    simdProduct(simd, a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias, c0, c1);
     return;
   }
   const { n, k } = p;
-  const rows = r1 - r0;
+  const rows = r1 - r0, cols = c1 - c0;
   const mc = blockLines(rows, k, A_BLOCK);
-  const nc = blockLines(n, k, B_BLOCK);
+  const nc = blockLines(cols, k, B_BLOCK);
   if (packedA.length < mc * k) packedA = new Float64Array(mc * k);
   if (packedB.length < nc * k) packedB = new Float64Array(nc * k);
-  for (let jc = 0; jc < n; jc += nc) {
-    const nw = Math.min(nc, n - jc);
-    if (!(nc >= n && reuse.b === bOff)) {
+  for (let jc = c0; jc < c1; jc += nc) {
+    const nw = Math.min(nc, c1 - jc);
+    if (!(nc >= cols && reuse.b === bOff)) {
       pack(b, bOff + jc * s.bj, s.bj, s.bp, nw, k, packedB);
-      reuse.b = nc >= n ? bOff : -1;
+      reuse.b = nc >= cols ? bOff : -1;
     }
     for (let ic = r0; ic < r1; ic += mc) {
       const mh = Math.min(mc, r1 - ic);
@@ -318,7 +320,7 @@ function packedProduct(
       microKernel(packedA, packedB, c, cOff + ic * n + jc, n, mh, nw, k);
     }
   }
-  if (bias) addBiasRows(c, cOff + r0 * n, n, r1 - r0, n, bias);
+  if (bias) addBiasRows(c, cOff + r0 * n + c0, n, rows, cols, bias, c0);
 }
 
 /**
@@ -423,6 +425,78 @@ function strip32(
 }
 
 /**
+ * Float32 elements of SIMD memory {@link packB} may use for staging `count`
+ * lines of op(B), k deep.
+ *
+ * @param count lines
+ * @param k depth
+ * @returns elements
+ */
+export function packBScratch(count: number, k: number): number {
+  return Math.ceil(count / 8) * 8 * (Math.ceil(k / 4) * 4) + 8 * k + 32;
+}
+
+/** Elements {@link packB} may write past the panels it packs (3 depths of a panel). */
+export const PACK_B_SLACK = 24;
+
+/**
+ * Pack `count` lines of op(B), `k` deep (line l, depth p at
+ * `src[off + l·ls + p·ks]`), into 8-wide float32 panels at element `at` of
+ * the kernel's memory, the layout of `pack(…, 8)`: where lines or depths are
+ * contiguous they are copied into the memory at `scratch`
+ * ({@link packBScratch} elements, reserved by the caller) and packed there by
+ * the SIMD packers, else packed here. The last panel's lines past `count` are
+ * left as they were (not zeros: their sums are never stored), and up to
+ * {@link PACK_B_SLACK} elements past the panels may be written.
+ *
+ * @param simd the kernel
+ * @param src op(B)'s storage
+ * @param off element offset of line 0, depth 0
+ * @param ls elements from one line to the next
+ * @param ks elements from one depth to the next
+ * @param count lines
+ * @param k depth
+ * @param at where the panels go
+ * @param scratch where lines are staged
+ */
+export function packB(
+  simd: SimdKernel,
+  src: TypedArray,
+  off: number,
+  ls: number,
+  ks: number,
+  count: number,
+  k: number,
+  at: number,
+  scratch: number,
+): void {
+  if (count === 0 || k === 0) return;
+  const mem = simd.f32;
+  if (ks === 1) {
+    // lines contiguous along k (op(B) stored transposed)
+    const kp = Math.ceil(k / 4) * 4;
+    if (ls === kp) mem.set(src.subarray(off, off + (count - 1) * ls + k), scratch);
+    else {
+      for (let l = 0, o = off, q = scratch; l < count; l++, o += ls, q += kp) {
+        mem.set(src.subarray(o, o + k), q);
+      }
+    }
+    simd.packT8(at, scratch, count, k, kp);
+  } else if (ls === 1) {
+    // depths contiguous along the lines (op(B) stored as it is used)
+    let pitch = ks;
+    if (ks < count + 8) mem.set(src.subarray(off, off + (k - 1) * ks + count), scratch);
+    else {
+      pitch = Math.ceil(count / 8) * 8;
+      for (let p = 0, o = off, q = scratch; p < k; p++, o += ks, q += pitch) {
+        mem.set(src.subarray(o, o + count), q);
+      }
+    }
+    simd.packN8(at, scratch, count, k, pitch);
+  } else pack(src, off, ls, ks, count, k, mem, at, 8);
+}
+
+/**
  * `mem[c + r·nw …]` = rows r < R of `src` (row r at `off + r·stride`, k
  * consecutive elements) times op(B) packed 8 wide at `bp` (nw columns), as the
  * float32 matmul computes them (same bits): the rows are staged at `at`
@@ -484,30 +558,35 @@ function simdProduct(
   r0: number,
   r1: number,
   bias: TypedArray | null,
+  c0: number,
+  c1: number,
 ): void {
   const { n, k } = p;
-  const rows = r1 - r0;
+  const rows = r1 - r0, cols = c1 - c0;
   const f32 = c instanceof Float32Array;
   const w = f32 ? NR32 : NR, mr = f32 ? MR32 : MR;
   const kBlocks = Math.ceil(k / KC), kc = Math.ceil(k / kBlocks);
-  const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(n, kc, B_BLOCK, w);
+  const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(cols, kc, B_BLOCK, w);
   const ncPad = Math.ceil(nc / w) * w;
-  const aBase = mc * ncPad, bBase = aBase + mc * kc, biasBase = bBase + nc * kc;
+  const aBase = mc * ncPad, bBase = aBase + mc * kc, biasBase = bBase + nc * kc + PACK_B_SLACK;
+  const scratch = biasBase + ncPad;
   // float32 lines of op(A) are staged as they lie where the strides allow (stageA)
   const lay = { rowStep: kc, as: MR32 };
-  simd.reserve((biasBase + ncPad) * (f32 ? 4 : 8));
+  simd.reserve((scratch + (f32 ? packBScratch(nc, kc) : 0)) * (f32 ? 4 : 8));
   simd.tag = 0;
   const mem = f32 ? simd.f32 : simd.f64;
   const whole = kBlocks === 1; // one pass over k: the packs may be reused across batches
-  for (let jc = 0; jc < n; jc += nc) {
-    const nw = Math.min(nc, n - jc), nwPad = Math.ceil(nw / w) * w;
+  for (let jc = c0; jc < c1; jc += nc) {
+    const nw = Math.min(nc, c1 - jc), nwPad = Math.ceil(nw / w) * w;
     for (let ic = r0; ic < r1; ic += mc) {
       const mh = Math.min(mc, r1 - ic);
       for (let pc = 0; pc < k; pc += kc) {
         const kw = Math.min(kc, k - pc);
-        if (!(whole && nc >= n && reuse.b === bOff)) {
-          pack(b, bOff + jc * s.bj + pc * s.bp, s.bj, s.bp, nw, kw, mem, bBase, w);
-          reuse.b = whole && nc >= n ? bOff : -1;
+        if (!(whole && nc >= cols && reuse.b === bOff)) {
+          const bAt = bOff + jc * s.bj + pc * s.bp;
+          if (f32) packB(simd, b, bAt, s.bj, s.bp, nw, kw, bBase, scratch);
+          else pack(b, bAt, s.bj, s.bp, nw, kw, mem, bBase, w);
+          reuse.b = whole && nc >= cols ? bOff : -1;
         }
         if (f32) aLayout(s.ai, s.ap, mh, kw, lay);
         if (!(whole && mc >= rows && reuse.a === aOff)) {
@@ -553,18 +632,23 @@ function productRange(
   r0: number,
   r1: number,
   bias: TypedArray | null,
+  c0 = 0,
+  c1 = p.n,
 ): void {
   const { m, n, k, strideA, strideB } = p;
   const mn = m * n;
   const s = opStrides(p);
-  const small = !packedShape(m, n, k);
+  const small = !packedShape(m, n, k); // then c0…c1 is all of n
+  if (small && (c0 !== 0 || c1 !== n)) {
+    throw new RangeError("cpu matmul: column range of a plain product");
+  }
   const reuse = { a: -1, b: -1 };
   for (let t = t0; t < t1; t++) {
     const aOff = t * strideA, bOff = t * strideB, cOff = t * mn;
     if (small) {
       simpleProduct(a, aOff, b, bOff, c, cOff, p, s, r0, r1);
       if (bias) addBiasRows(c, cOff + r0 * n, n, r1 - r0, n, bias);
-    } else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias);
+    } else packedProduct(a, aOff, b, bOff, c, cOff, p, s, reuse, r0, r1, bias, c0, c1);
   }
 }
 
@@ -574,8 +658,10 @@ export const PARALLEL_MACS = 1 << 18;
 /**
  * One chunk of a threaded matmul (see `pool.ts`): arrays [a, b, c]; nums
  * batch, m, n, k, transA, transB, strideA, strideB, then batches per chunk,
- * rows per chunk and row chunks per batch group. Chunk `ch` covers batches
- * ⌊ch / rowChunks⌋·bpc … and rows (ch mod rowChunks)·rpc … of them.
+ * rows per chunk, row chunks per batch group, columns per chunk and column
+ * chunks per row chunk. Chunk `ch` covers batches ⌊ch / (rowChunks·colChunks)⌋·bpc …,
+ * and of them the rows ⌊(ch mod rowChunks·colChunks) / colChunks⌋·rpc … and the
+ * columns (ch mod colChunks)·cpc ….
  *
  * @param arrays the job's storages
  * @param nums the job's numbers
@@ -596,9 +682,11 @@ export function matmulChunk(
     strideA: nums[6]!,
     strideB: nums[7]!,
   };
-  const bpc = nums[8]!, rpc = nums[9]!, rowChunks = nums[10]!;
-  const g = Math.floor(ch / rowChunks), q = ch - g * rowChunks;
-  const t0 = g * bpc, r0 = q * rpc;
+  const bpc = nums[8]!, rpc = nums[9]!, rowChunks = nums[10]!, cpc = nums[11]!;
+  const colChunks = nums[12]!, per = rowChunks * colChunks;
+  const g = Math.floor(ch / per), rest = ch - g * per;
+  const q = Math.floor(rest / colChunks), cq = rest - q * colChunks;
+  const t0 = g * bpc, r0 = q * rpc, c0 = cq * cpc;
   productRange(
     arrays[0]!,
     arrays[1]!,
@@ -609,6 +697,8 @@ export function matmulChunk(
     r0,
     Math.min(p.m, r0 + rpc),
     arrays[3] ?? null,
+    c0,
+    Math.min(p.n, c0 + cpc),
   );
 }
 
@@ -623,16 +713,22 @@ function matmulParallel(
   const threads = cpuThreads();
   const { batch, m, n, k } = p;
   if (threads <= 1 || batch * m * n * k < PARALLEL_MACS) return false;
-  let bpc = 1, rpc = m, rowChunks = 1;
+  let bpc = 1, rpc = m, rowChunks = 1, cpc = n, colChunks = 1;
+  const want = Math.ceil(threads / batch);
   if (batch >= threads) {
     bpc = Math.ceil(batch / threads);
+  } else if (n > m && packedShape(m, n, k)) {
+    // wider than tall: whole 8-column panels, so each thread packs only its part of op(B)
+    cpc = Math.ceil(Math.ceil(n / want) / NR32) * NR32;
+    colChunks = Math.ceil(n / cpc);
   } else {
-    // 4-row strips, split evenly into about `threads` chunks over the batches
-    const want = Math.ceil(threads / batch);
-    rpc = Math.ceil(Math.ceil(m / want) / MR) * MR;
+    // whole strips (12 rows: 3 of the scalar kernel, 2 of the float32 one), split evenly into
+    // about `threads` chunks over the batches
+    const strip = 3 * MR;
+    rpc = Math.ceil(Math.ceil(m / want) / strip) * strip;
     rowChunks = Math.ceil(m / rpc);
   }
-  const chunks = Math.ceil(batch / bpc) * rowChunks;
+  const chunks = Math.ceil(batch / bpc) * rowChunks * colChunks;
   const nums = [
     batch,
     m,
@@ -645,6 +741,8 @@ function matmulParallel(
     bpc,
     rpc,
     rowChunks,
+    cpc,
+    colChunks,
   ];
   const alone = () => productRange(a, b, c, p, 0, batch, 0, m, bias);
   const arrays = [a, b, c, bias];
@@ -656,7 +754,7 @@ function matmulParallel(
  * [batch, m, n]. A stride of 0 broadcasts one matrix to every batch (it is then
  * packed only once).
  *
- * Large products are split by output rows (or batches) across the threads of
+ * Large products are split by output rows, columns (when wider than tall) or batches across the threads of
  * `pool.ts` unless `threads` is false; each element is computed the same way
  * either way, so the result is the same to the bit.
  *

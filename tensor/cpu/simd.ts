@@ -22,7 +22,7 @@
  * @module
  */
 
-import { section, uleb, vec, wasm } from "../wasm.ts";
+import { section, sleb, uleb, vec, wasm } from "../wasm.ts";
 
 /** Rows of op(A) per float32 strip (`strip32`): op(A) is packed this many rows wide for it. */
 export const MR32 = 6;
@@ -47,6 +47,7 @@ const BLOCK = 0x02,
   I32_EQZ = 0x45,
   I32_LT_U = 0x49,
   I32_OR = 0x72,
+  I32_GT_S = 0x4a,
   I32_SHL = 0x74,
   I32_SHR_U = 0x76;
 const F32X4_SUB = [SIMD, 0xe5, 0x01], F32X4_DIV = [SIMD, 0xe7, 0x01];
@@ -284,6 +285,88 @@ function colSumBody(group: number): number[] {
   e(END, END);
   e(END); // function
   return funcBody(5, 0, code);
+}
+
+/** i8x16.shuffle of two vectors by float32 lanes (0–3 the first, 4–7 the second). */
+function shuffle32(lanes: readonly number[]): number[] {
+  return [SIMD, 0x0d, ...lanes.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3])];
+}
+
+/**
+ * The body of `packT8(dst, src, lines, k, pitch)`: op(B)'s columns stored as
+ * lines of k consecutive float32s (line l at src + l·pitch, pitch ≥ k rounded up
+ * to 4) into the strip kernels' 8-wide panels (dst[⌊l/8⌋·8k + p·8 + l mod 8] =
+ * line l, depth p), four depths of four lines at a time through 4 × 4
+ * transposes. It reads whole groups of 8 lines and 4 depths (the caller's
+ * staging holds them) and writes up to 3 depths past each panel, into the
+ * next one (written after it) or past the end.
+ */
+function packT8Body(): number[] {
+  // params 0 dst, 1 src, 2 lines, 3 k, 4 pitch; locals 5 pb, 6 kEnd, 7 po, 8 d, 9 panel,
+  // 10 s, 11–18 line pointers (i32); v128 19–22 rows, 23–26 halves
+  const DST = 0, SRC = 1, LINES = 2, K = 3, PITCH = 4, PB = 5, KEND = 6, PO = 7, D = 8;
+  const PANEL = 9, S = 10, L0 = 11, R0 = 19, T0 = 23;
+  const { code, e } = emitter();
+  e(BLOCK, VOID, GET, LINES, I32_EQZ, GET, K, I32_EQZ, I32_OR, BR_IF, 0);
+  e(GET, PITCH, I32_CONST, 2, I32_SHL, SET, PB);
+  e(GET, K, I32_CONST, 3, I32_ADD, I32_CONST, 2, I32_SHR_U, I32_CONST, 4, I32_SHL, SET, KEND);
+  e(GET, DST, SET, PANEL, GET, SRC, SET, S);
+  e(LOOP, VOID); // panels of 8 lines
+  e(GET, S, SET, L0);
+  for (let i = 1; i < 8; i++) e(GET, L0 + i - 1, GET, PB, I32_ADD, SET, L0 + i);
+  e(I32_CONST, 0, SET, PO, GET, PANEL, SET, D);
+  e(LOOP, VOID); // 4 depths
+  for (let h = 0; h < 2; h++) {
+    for (let i = 0; i < 4; i++) {
+      e(GET, L0 + 4 * h + i, GET, PO, I32_ADD, V_LOAD, mem(0, 2), SET, R0 + i);
+    }
+    e(GET, R0, GET, R0 + 1, shuffle32([0, 4, 1, 5]), SET, T0);
+    e(GET, R0, GET, R0 + 1, shuffle32([2, 6, 3, 7]), SET, T0 + 1);
+    e(GET, R0 + 2, GET, R0 + 3, shuffle32([0, 4, 1, 5]), SET, T0 + 2);
+    e(GET, R0 + 2, GET, R0 + 3, shuffle32([2, 6, 3, 7]), SET, T0 + 3);
+    for (let q = 0; q < 4; q++) {
+      const [a, b] = q < 2 ? [T0, T0 + 2] : [T0 + 1, T0 + 3];
+      e(GET, D, GET, a, GET, b, shuffle32(q % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7]));
+      e(V_STORE, mem(32 * q + 16 * h, 2));
+    }
+  }
+  e(GET, D, I32_CONST, ...sleb(128), I32_ADD, SET, D);
+  e(GET, PO, I32_CONST, 16, I32_ADD, TEE, PO, GET, KEND, I32_LT_U, BR_IF, 0);
+  e(END);
+  e(GET, PANEL, GET, K, I32_CONST, 5, I32_SHL, I32_ADD, SET, PANEL);
+  e(GET, S, GET, PB, I32_CONST, 3, I32_SHL, I32_ADD, SET, S);
+  e(GET, LINES, I32_CONST, 8, I32_SUB, TEE, LINES, I32_CONST, 0, I32_GT_S, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  return funcBody(14, 8, code);
+}
+
+/**
+ * The body of `packN8(dst, src, n, k, pitch)`: op(B) stored as k rows of
+ * consecutive float32 columns (row p at src + p·pitch) into the strip kernels'
+ * 8-wide panels (dst[⌊j/8⌋·8k + p·8 + j mod 8] = row p, column j), 8 columns
+ * (two vectors) at a time. The last panel reads up to 7 columns past n (the
+ * caller's staging holds them).
+ */
+function packN8Body(): number[] {
+  // params 0 dst, 1 src, 2 n, 3 k, 4 pitch; locals 5 pb, 6 jp, 7 s, 8 cnt (i32)
+  const DST = 0, SRC = 1, N = 2, K = 3, PITCH = 4, PB = 5, JP = 6, S = 7, CNT = 8;
+  const { code, e } = emitter();
+  e(BLOCK, VOID, GET, N, I32_EQZ, GET, K, I32_EQZ, I32_OR, BR_IF, 0);
+  e(GET, PITCH, I32_CONST, 2, I32_SHL, SET, PB, GET, SRC, SET, JP);
+  e(LOOP, VOID); // panels
+  e(GET, JP, SET, S, GET, K, SET, CNT);
+  e(LOOP, VOID); // depths
+  e(GET, DST, GET, S, V_LOAD, mem(0, 2), V_STORE, mem(0, 2));
+  e(GET, DST, GET, S, V_LOAD, mem(16, 2), V_STORE, mem(16, 2));
+  e(GET, DST, I32_CONST, 32, I32_ADD, SET, DST, GET, S, GET, PB, I32_ADD, SET, S);
+  e(GET, CNT, I32_CONST, 1, I32_SUB, TEE, CNT, BR_IF, 0);
+  e(END);
+  e(GET, JP, I32_CONST, 32, I32_ADD, SET, JP);
+  e(GET, N, I32_CONST, 8, I32_SUB, TEE, N, I32_CONST, 0, I32_GT_S, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  return funcBody(4, 0, code);
 }
 
 /** 0, 1, 2, …: destructured to name a function's parameters and locals by position. */
@@ -691,6 +774,8 @@ function moduleBytes(fma: boolean): Uint8Array {
     ]),
     ["lstmCell", 3, lstmCellBody()],
     ["colSum", 3, colSumBody(1)],
+    ["packT8", 5, packT8Body()],
+    ["packN8", 5, packN8Body()],
     ["colSum4", 3, colSumBody(4)],
     ["lstmCellBack", 4, lstmCellBackBody()],
     ["gruPre", 5, gruPreBody()],
@@ -810,6 +895,20 @@ export interface SimdKernel {
    * even; x in float32 elements of {@link SimdKernel.f32}.
    */
   colSum(acc: number, x: number, rows: number, n: number): void;
+  /**
+   * Pack `lines` columns of op(B), each k consecutive float32s at element
+   * `src + l·pitch` (pitch ≥ k rounded up to 4), into 8-wide panels at `dst`
+   * (element offsets in {@link SimdKernel.f32}): the layout `pack` gives with
+   * width 8. Reads whole groups of 8 lines and 4 depths, and writes up to 3
+   * depths past each panel (into the next one, or past the last).
+   */
+  packT8(dst: number, src: number, lines: number, k: number, pitch: number): void;
+  /**
+   * Pack n columns of op(B) stored as k rows of consecutive float32s at
+   * element `src + p·pitch` into 8-wide panels at `dst`, as
+   * {@link SimdKernel.packT8}; reads up to 7 columns past n in each row.
+   */
+  packN8(dst: number, src: number, n: number, k: number, pitch: number): void;
   /**
    * One row of the LSTM backward step, in float64 with one rounding per
    * result (the scalar kernel's values): from dL/dh (`dh`, plus the
@@ -1001,6 +1100,7 @@ export function simdKernel(): SimdKernel | null {
     const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
     const colSum = inst.exports.colSum as Fn, colSum4 = inst.exports.colSum4 as Fn;
+    const packT8 = inst.exports.packT8 as Fn, packN8 = inst.exports.packN8 as Fn;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
     const maps = Object.fromEntries(
       Object.keys(MAPS).map((op) => [op, inst.exports[`map_${op}`] as Fn]),
@@ -1028,6 +1128,8 @@ export function simdKernel(): SimdKernel | null {
       add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),
       mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
       lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
+      packT8: (d, src, lines, kk, pitch) => packT8(d * 4, src * 4, lines, kk, pitch),
+      packN8: (d, src, n, kk, pitch) => packN8(d * 4, src * 4, n, kk, pitch),
       colSum: (acc, x, rows, n) => {
         const most = rows - (rows & 3);
         if (most > 0) colSum4(acc * 8, x * 4, most, n);
