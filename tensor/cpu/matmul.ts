@@ -358,16 +358,19 @@ interface ALayout {
  * stride `ls` and depth stride `ks`, the cheapest the strides allow: lines
  * contiguous along k are copied as they are, k apart (a matrix used as it is
  * stored: one copy where its rows are adjacent); depths contiguous along the
- * lines are copied one depth at a time (a matrix used transposed); anything
- * else is packed {@link MR32} wide. Each takes ⌈R / MR32⌉·MR32·k elements.
+ * lines are copied one depth at a time (a matrix used transposed), or all in
+ * one copy where they are at most a strip's padding apart; anything else is
+ * packed {@link MR32} wide. Each takes ⌈R / MR32⌉·MR32·k elements, and the
+ * strips may read up to {@link MR32} elements past them.
  */
 function aLayout(ls: number, ks: number, R: number, k: number, out: ALayout): ALayout {
+  const Rp = Math.ceil(R / MR32) * MR32;
   if (ks === 1) {
     out.rowStep = k;
     out.as = 0;
   } else if (ls === 1 && R >= MR32) {
     out.rowStep = 1;
-    out.as = Math.ceil(R / MR32) * MR32;
+    out.as = R <= ks && ks <= Rp ? ks : Rp;
   } else {
     out.rowStep = k;
     out.as = MR32;
@@ -401,6 +404,8 @@ function stageA(
       }
     }
     mem.fill(0, at + R * k, at + Rp * k);
+  } else if (lay.rowStep === 1 && lay.as === ks) {
+    mem.set(src.subarray(off, off + (k - 1) * ks + R), at); // lanes past R: the next depth's
   } else if (lay.rowStep === 1) {
     for (let p = 0, o = off, q = at; p < k; p++, o += ks, q += Rp) {
       mem.set(src.subarray(o, o + R), q);
@@ -568,7 +573,8 @@ function simdProduct(
   const kBlocks = Math.ceil(k / KC), kc = Math.ceil(k / kBlocks);
   const mc = blockLines(rows, kc, A_BLOCK, mr), nc = blockLines(cols, kc, B_BLOCK, w);
   const ncPad = Math.ceil(nc / w) * w;
-  const aBase = mc * ncPad, bBase = aBase + mc * kc, biasBase = bBase + nc * kc + PACK_B_SLACK;
+  const aBase = mc * ncPad, bBase = aBase + mc * kc + MR32;
+  const biasBase = bBase + nc * kc + PACK_B_SLACK;
   const scratch = biasBase + ncPad;
   // float32 lines of op(A) are staged as they lie where the strides allow (stageA)
   const lay = { rowStep: kc, as: MR32 };
