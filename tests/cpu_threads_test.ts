@@ -13,6 +13,8 @@ import type { Rows } from "../tensor/routines/rnn/mod.ts";
 import { allocShared, arenaBytes, freeShared, trackShared } from "../tensor/cpu/arena.ts";
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
+import { PARALLEL_RANDOM } from "../tensor/cpu/random.ts";
+import { fillRandom } from "../tensor/random.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
 import {
   cpuThreads,
@@ -92,6 +94,36 @@ Deno.test("matmul split across threads equals one thread bit for bit", async () 
   }
   assert.ok(threaded > 50);
   assert.ok(poolStats().workerChunks > 0, "the worker never ran a chunk");
+});
+
+Deno.test("random fills split across threads give the stream's bits", async () => {
+  await ready();
+  const cpu = new CpuBackend();
+  let pooledChunks = 0;
+  // sizes around the threshold and not a multiple of a chunk; counters that carry into the
+  // high word inside the fill
+  for (const size of [PARALLEL_RANDOM - 1, PARALLEL_RANDOM, 100_003, 650_000]) {
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const dist of ["uniform", "normal"] as const) {
+        for (const counter of [0, 2 ** 32 - 5_000]) {
+          const key = [0x12345678, 0x9abcdef0] as const, lo = dist === "normal" ? 0.5 : -2;
+          const hi = dist === "normal" ? 0.05 : 3;
+          const out = cpu.alloc(size, dtype);
+          const w0 = poolStats().workerChunks;
+          twoThreads(
+            size >= PARALLEL_RANDOM,
+            () => cpu.random(out, { dist, key: [key[0], key[1]], counter, lo, hi }),
+          );
+          pooledChunks += poolStats().workerChunks - w0;
+          const want = dtype === "float64" ? new Float64Array(size) : new Float32Array(size);
+          fillRandom(want, dist, key, counter, lo, hi);
+          same(dataOf(out), want, `${size} ${dtype} ${dist} from ${counter}`);
+          cpu.free(out);
+        }
+      }
+    }
+  }
+  assert.ok(pooledChunks > 0, "the worker never filled a chunk");
 });
 
 Deno.test("small products stay on the calling thread", async () => {

@@ -25,10 +25,10 @@ import type {
   UnaryOp,
   View,
 } from "../backend.ts";
-import { fillRandom } from "../random.ts";
 import { binaryKernel, whereKernel } from "./binary.ts";
 import { copyKernel, gatherKernel, scatterAddKernel } from "./indexing.ts";
 import { matmulKernel } from "./matmul.ts";
+import { randomKernel } from "./random.ts";
 import { reduceKernel } from "./reduce.ts";
 import { arrayOf, checkSize, CpuStorage, newArray } from "./storage.ts";
 import { fillKernel, unaryKernel } from "./unary.ts";
@@ -225,9 +225,9 @@ export class CpuBackend implements Backend {
     );
   }
 
-  /** Fill `out` with the Philox stream of {@link fillRandom}. */
+  /** Fill `out` with the Philox stream of `fillRandom` (`../random.ts`), large fills on the pool. */
   random(out: Storage, p: RandomParams): void {
-    fillRandom(arrayOf(this, out, "out of random"), p.dist, p.key, p.counter, p.lo, p.hi);
+    randomKernel(arrayOf(this, out, "out of random"), p.dist, p.key, p.counter, p.lo, p.hi);
   }
 
   /** Nothing is ever pending on the CPU: resolves at once. */

@@ -43,6 +43,8 @@ export const JOB_LSTM_BACKWARD = 2;
 export const JOB_GRU = 3;
 /** Job kind: fused GRU backward step. */
 export const JOB_GRU_BACKWARD = 4;
+/** Job kind: random fill. */
+export const JOB_RANDOM = 5;
 
 /**
  * Runs chunk `chunk` of a job on the thread that claimed it: `arrays` are the

@@ -16,9 +16,11 @@ import {
   JOB_LSTM,
   JOB_LSTM_BACKWARD,
   JOB_MATMUL,
+  JOB_RANDOM,
   serve,
 } from "./pool.ts";
 import { gruBackwardChunk, gruChunk, lstmBackwardChunk, lstmChunk } from "../routines/rnn/cpu.ts";
+import { randomChunk } from "./random.ts";
 
 const table: ChunkFn[] = [];
 table[JOB_MATMUL] = matmulChunk;
@@ -26,6 +28,7 @@ table[JOB_LSTM] = lstmChunk;
 table[JOB_LSTM_BACKWARD] = lstmBackwardChunk;
 table[JOB_GRU] = gruChunk;
 table[JOB_GRU_BACKWARD] = gruBackwardChunk;
+table[JOB_RANDOM] = randomChunk;
 
 /** The one message a worker receives. */
 interface Start {

@@ -1,0 +1,65 @@
+/**
+ * The CPU backend's random fills, split across the worker pool of `pool.ts`
+ * for large storages: the Philox stream of `../random.ts` is defined element
+ * by element, so each chunk fills its own range from its own counter and the
+ * result is the same to the bit on any number of threads (every thread runs
+ * the same `Math.log` and `Math.cos`).
+ *
+ * @module
+ */
+import type { TypedArray } from "../backend.ts";
+import { fillRandom } from "../random.ts";
+import { cpuThreads, JOB_RANDOM, parallel } from "./pool.ts";
+
+/** Fills of at least this many elements are split across the pool. */
+export const PARALLEL_RANDOM = 1 << 14;
+
+/**
+ * One chunk of a pooled fill: arrays [out]; nums n, elements per chunk,
+ * normal (1) or uniform (0), the two key words, the counter of element 0, lo
+ * and hi (see `fillRandom`).
+ *
+ * @param arrays the job's storages
+ * @param nums the job's numbers
+ * @param ch the chunk (elements ch·per …)
+ */
+export function randomChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const out = arrays[0] as Float32Array | Float64Array;
+  const n = nums[0]!, per = nums[1]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const dist = nums[2] === 1 ? "normal" : "uniform";
+  fillRandom(out.subarray(i0, i1), dist, [nums[3]!, nums[4]!], nums[5]! + i0, nums[6]!, nums[7]!);
+}
+
+/**
+ * Fill `out` with the stream of `fillRandom`, split across the pool when it
+ * is large (same bits either way).
+ *
+ * @param out the elements to fill
+ * @param dist "uniform" on [lo, hi) or "normal" with mean lo and std hi
+ * @param key two 32-bit key words
+ * @param counter counter of element 0
+ * @param lo lower bound or mean
+ * @param hi upper bound or standard deviation
+ */
+export function randomKernel(
+  out: Float32Array | Float64Array,
+  dist: "uniform" | "normal",
+  key: readonly [number, number],
+  counter: number,
+  lo: number,
+  hi: number,
+): void {
+  const n = out.length, threads = cpuThreads();
+  if (threads > 1 && n >= PARALLEL_RANDOM) {
+    // a few chunks per thread: a worker that starts late takes fewer
+    const per = Math.ceil(n / (4 * threads) / 1024) * 1024;
+    const nums = [n, per, dist === "normal" ? 1 : 0, key[0], key[1], counter, lo, hi];
+    const alone = () => fillRandom(out, dist, key, counter, lo, hi);
+    if (parallel(JOB_RANDOM, randomChunk, [out], nums, Math.ceil(n / per), n, alone)) return;
+  }
+  fillRandom(out, dist, key, counter, lo, hi);
+}
