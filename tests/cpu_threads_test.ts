@@ -14,6 +14,8 @@ import { allocShared, arenaBytes, freeShared, trackShared } from "../tensor/cpu/
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
 import { PARALLEL_RANDOM } from "../tensor/cpu/random.ts";
+import { optimizerStepKernel, PARALLEL_ADAM } from "../tensor/routines/optim/cpu.ts";
+import { arrayOf } from "../tensor/cpu/storage.ts";
 import { fillRandom } from "../tensor/random.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
 import {
@@ -124,6 +126,44 @@ Deno.test("random fills split across threads give the stream's bits", async () =
     }
   }
   assert.ok(pooledChunks > 0, "the worker never filled a chunk");
+});
+
+Deno.test("float32 Adam and AdamW updates split across threads equal one thread bit for bit", async () => {
+  await ready();
+  const cpu = new CpuBackend();
+  const n = PARALLEL_ADAM + 3 * 4096 + 5; // chunks of whole blocks and an odd tail
+  for (const [kind, weightDecay] of [["adam", 0], ["adam", 0.01], ["adamw", 0.05]] as const) {
+    const run = async (pooled: boolean) => {
+      const [p, m, v] = [values(n, 1), values(n, 2), values(n, 3).map(Math.abs)].map((a) =>
+        cpu.upload(a, "float32")
+      );
+      for (let t = 1; t <= 2; t++) {
+        const grad = cpu.upload(values(n, 10 + t), "float32");
+        const step = () =>
+          optimizerStepKernel({
+            kind,
+            param: p!,
+            grad,
+            expAvg: m!,
+            expAvgSq: v!,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weightDecay,
+            biasCorrection1: 1 - 0.9 ** t,
+            biasCorrection2: 1 - 0.999 ** t,
+          }, (st, role) => arrayOf(cpu, st, role));
+        if (pooled) twoThreads(true, step);
+        else withCpuThreads(1, step);
+      }
+      return Promise.all([p!, m!, v!].map((st) => cpu.read(st)));
+    };
+    const [one, two] = [await run(false), await run(true)];
+    ["param", "expAvg", "expAvgSq"].forEach((what, k) =>
+      same(two[k]!, one[k]!, `${kind} wd ${weightDecay}: ${what}`)
+    );
+  }
 });
 
 Deno.test("small products stay on the calling thread", async () => {

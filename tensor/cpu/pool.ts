@@ -45,6 +45,8 @@ export const JOB_GRU = 3;
 export const JOB_GRU_BACKWARD = 4;
 /** Job kind: random fill. */
 export const JOB_RANDOM = 5;
+/** Job kind: float32 Adam/AdamW update. */
+export const JOB_ADAM = 6;
 
 /**
  * Runs chunk `chunk` of a job on the thread that claimed it: `arrays` are the

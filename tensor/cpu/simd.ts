@@ -699,7 +699,7 @@ function mapBody(lanes: (e: Emit) => void): number[] {
 }
 
 /** The ways an Adam update treats weight decay: none, added to the gradient (Adam's L2), or decoupled (AdamW). */
-const ADAM_DECAYS = ["none", "l2", "decoupled"] as const;
+export const ADAM_DECAYS = ["none", "l2", "decoupled"] as const;
 
 /** How an Adam update treats weight decay (see {@link ADAM_DECAYS}). */
 export type AdamDecay = typeof ADAM_DECAYS[number];

@@ -11,6 +11,7 @@
 import { matmulChunk } from "./matmul.ts";
 import {
   type ChunkFn,
+  JOB_ADAM,
   JOB_GRU,
   JOB_GRU_BACKWARD,
   JOB_LSTM,
@@ -21,6 +22,7 @@ import {
 } from "./pool.ts";
 import { gruBackwardChunk, gruChunk, lstmBackwardChunk, lstmChunk } from "../routines/rnn/cpu.ts";
 import { randomChunk } from "./random.ts";
+import { adamChunk } from "../routines/optim/cpu.ts";
 
 const table: ChunkFn[] = [];
 table[JOB_MATMUL] = matmulChunk;
@@ -29,6 +31,7 @@ table[JOB_LSTM_BACKWARD] = lstmBackwardChunk;
 table[JOB_GRU] = gruChunk;
 table[JOB_GRU_BACKWARD] = gruBackwardChunk;
 table[JOB_RANDOM] = randomChunk;
+table[JOB_ADAM] = adamChunk;
 
 /** The one message a worker receives. */
 interface Start {

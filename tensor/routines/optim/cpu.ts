@@ -18,13 +18,60 @@ import type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs } fr
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import type { ArrayOf } from "../rnn/cpu.ts";
 import { registerRoutine } from "../registry.ts";
-import { type AdamDecay, type AdamScalars, blockwise, simdKernel } from "../../cpu/simd.ts";
+import {
+  ADAM_DECAYS,
+  type AdamDecay,
+  type AdamScalars,
+  blockwise,
+  type SimdKernel,
+  simdKernel,
+} from "../../cpu/simd.ts";
+import { cpuThreads, JOB_ADAM, parallel } from "../../cpu/pool.ts";
 
 /** Elements below which a float32 Adam update keeps its JavaScript loop. */
 export const SIMD_ADAM_MIN = 1024;
 
 /** Elements per block through the SIMD kernel's memory. */
 const ADAM_BLOCK = 4096;
+
+/** Float32 Adam/AdamW updates of at least this many elements are split across the worker pool. */
+export const PARALLEL_ADAM = 1 << 16;
+
+/** The SIMD Adam/AdamW update of p, g, m, v (float32, same length), block by block. */
+function adamSimd(
+  simd: SimdKernel,
+  all: readonly Float32Array[],
+  decayOf: AdamDecay,
+  s: AdamScalars,
+): void {
+  const outs = [0, 2, 3].map((t) => [t, all[t]!] as const);
+  blockwise(simd, all[0]!.length, ADAM_BLOCK, all, outs, (len, W) => {
+    simd.adam32(decayOf, 0, W, 2 * W, 3 * W, len, s);
+  });
+}
+
+/**
+ * One chunk of a pooled float32 Adam/AdamW update (see `pool.ts`): arrays
+ * param, grad, expAvg, expAvgSq; nums n, elements per chunk, the decay's
+ * index in `ADAM_DECAYS`, then the eight `AdamScalars`. Elementwise, so the
+ * same bits on any number of threads.
+ *
+ * @param arrays the job's storages
+ * @param nums the job's numbers
+ * @param ch the chunk (elements ch·per …)
+ */
+export function adamChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const n = nums[0]!, per = nums[1]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const simd = simdKernel();
+  if (!simd) throw new Error("Cannot run a pooled cpu Adam chunk: no SIMD kernel on this thread");
+  const all = arrays.map((a) => (a as Float32Array).subarray(i0, i1));
+  const s = Array.from(nums).slice(3, 11) as unknown as AdamScalars;
+  adamSimd(simd, all, ADAM_DECAYS[nums[2]!]!, s);
+}
 
 export type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs };
 
@@ -74,11 +121,15 @@ function adam(a: AdamStepArgs, arrayOf: ArrayOf): void {
       const decayOf: AdamDecay = l2 !== 0 ? "l2" : decay !== 1 ? "decoupled" : "none";
       const f = l2 !== 0 ? l2 : decay;
       const s: AdamScalars = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f];
-      const all = [p, g, m, v] as Float32Array[],
-        outs = [0, 2, 3].map((t) => [t, all[t]!] as const);
-      return blockwise(simd, n, ADAM_BLOCK, all, outs, (len, W) => {
-        simd.adam32(decayOf, 0, W, 2 * W, 3 * W, len, s);
-      });
+      const all = [p, g, m, v] as Float32Array[];
+      const threads = cpuThreads();
+      if (threads > 1 && n >= PARALLEL_ADAM) {
+        const per = Math.ceil(n / (4 * threads) / ADAM_BLOCK) * ADAM_BLOCK;
+        const nums = [n, per, ADAM_DECAYS.indexOf(decayOf), ...s];
+        const alone = () => adamSimd(simd, all, decayOf, s);
+        if (parallel(JOB_ADAM, adamChunk, all, nums, Math.ceil(n / per), n, alone)) return;
+      }
+      return adamSimd(simd, all, decayOf, s);
     }
   }
   for (let i = 0; i < n; i++) {
