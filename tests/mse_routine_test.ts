@@ -13,7 +13,7 @@ import { mseReduced } from "../tensor/routines/losses/mod.ts";
 import { assertClose } from "./_gradcheck.ts";
 import { gpuTest, randArray, useGpu } from "./_gpu.ts";
 
-const SHAPES = [[1], [7, 13], [3, 1, 5], [100, 15, 49]];
+const SHAPES = [[1], [7, 13], [3, 1, 5], [100, 15, 49], [3, 7, 1001]];
 
 /** Loss and input gradient, fused or composed; `upstream` multiplies the loss by 3 first. */
 async function run(
@@ -91,4 +91,23 @@ gpuTest("mseReduced: two dispatches per step on WebGPU, and CPU parity", async (
     }
   }
   for (const v of [x, t, l]) v.dispose();
+});
+
+Deno.test("mseReduced on the CPU sums the squares in the sum reduction's order", async () => {
+  // squares 1 and 2^-24 at elements 0 and 2, 2^-60 at every element 4j + 3: the odd sum
+  // collects the tiny squares first (exactly 2^-50), so the total is just above the float32
+  // midpoint 1 + 2^-24 and rounds up; added to the even sum after the 1 they would be lost
+  // and the total would round down to 1
+  const n = 4 * 1024 + 3;
+  const v = new Array(n).fill(0).map((_, i) => (i % 4 === 3 ? 2 ** -30 : 0));
+  v[0] = 1;
+  v[2] = 2 ** -12;
+  for (const dtype of ["float32", "float64"] as const) {
+    const x = tensor(v, [n], { backend: "cpu", dtype, requiresGrad: true });
+    const t = tensor(new Array(n).fill(0), [n], { backend: "cpu", dtype });
+    const fused = [...await mseReduced(x, t, false).data()];
+    const composed = [...await x.mul(x).sum().data()];
+    assert.deepEqual(fused, composed, dtype);
+    if (dtype === "float32") assert.equal(fused[0], 1 + 2 ** -23);
+  }
 });

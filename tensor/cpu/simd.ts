@@ -287,6 +287,55 @@ function colSumBody(group: number): number[] {
   return funcBody(5, 0, code);
 }
 
+/**
+ * The body of `mseSum(x, t, n, acc)`: the float64 pair at acc += the float32
+ * squares (x − t)² of n elements (n a multiple of 4), elements 0, 2, 4, … into
+ * the first lane and 1, 3, 5, … into the second, in order: the two sums of the
+ * row sum of `reduce.ts`, bit for bit.
+ */
+function mseSumBody(): number[] {
+  // params 0 x, 1 t, 2 n, 3 acc; locals 4 end (i32); 5 a, 6 q (v128)
+  const X = 0, T = 1, N = 2, ACC = 3, END_ = 4, A = 5, Q = 6;
+  const { code, e } = emitter();
+  e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
+  e(GET, X, GET, N, I32_CONST, 2, I32_SHL, I32_ADD, SET, END_);
+  e(GET, ACC, V_LOAD, mem(0, 4), SET, A);
+  e(LOOP, VOID);
+  e(GET, X, V_LOAD, mem(0, 2), GET, T, V_LOAD, mem(0, 2), F32X4_SUB, TEE, Q, GET, Q, F32X4_MUL);
+  e(TEE, Q, F64X2_PROMOTE_LOW_F32X4, GET, A, F64X2_ADD, SET, A);
+  e(GET, A, GET, Q, GET, Q, shuffle32([2, 3, 2, 3]), F64X2_PROMOTE_LOW_F32X4, F64X2_ADD, SET, A);
+  e(GET, T, I32_CONST, 16, I32_ADD, SET, T);
+  e(GET, X, I32_CONST, 16, I32_ADD, TEE, X, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END);
+  e(GET, ACC, GET, A, V_STORE, mem(0, 4));
+  e(END);
+  e(END); // function
+  return funcBody(1, 2, code);
+}
+
+/**
+ * The body of `mseGrad(x, t, o, n, g)`: o = 2·(g·(x − t)) + 0 in float32
+ * (the float32 scale g at byte g), four lanes at a time, n rounded up to a
+ * multiple of 4: each product rounded as `Math.fround` rounds it (doubling is
+ * exact, + 0 turns −0 into +0).
+ */
+function mseGradBody(): number[] {
+  // params 0 x, 1 t, 2 o, 3 n, 4 g; locals 5 end (i32); 6 g (v128)
+  const X = 0, T = 1, O = 2, N = 3, G = 4, END_ = 5, VG = 6;
+  const { code, e } = emitter();
+  e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
+  e(GET, X, GET, N, I32_CONST, 3, I32_ADD, I32_CONST, 2, I32_SHR_U, I32_CONST, 4, I32_SHL);
+  e(I32_ADD, SET, END_, GET, G, V_LOAD32_SPLAT, mem(0, 2), SET, VG);
+  e(LOOP, VOID);
+  e(GET, O, GET, VG, GET, X, V_LOAD, mem(0, 2), GET, T, V_LOAD, mem(0, 2), F32X4_SUB, F32X4_MUL);
+  e(f32x4(2), F32X4_MUL, f32x4(0), F32X4_ADD, V_STORE, mem(0, 2));
+  e(GET, T, I32_CONST, 16, I32_ADD, SET, T, GET, O, I32_CONST, 16, I32_ADD, SET, O);
+  e(GET, X, I32_CONST, 16, I32_ADD, TEE, X, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  return funcBody(1, 1, code);
+}
+
 /** i8x16.shuffle of two vectors by float32 lanes (0–3 the first, 4–7 the second). */
 function shuffle32(lanes: readonly number[]): number[] {
   return [SIMD, 0x0d, ...lanes.flatMap((f) => [4 * f, 4 * f + 1, 4 * f + 2, 4 * f + 3])];
@@ -774,6 +823,8 @@ function moduleBytes(fma: boolean): Uint8Array {
     ]),
     ["lstmCell", 3, lstmCellBody()],
     ["colSum", 3, colSumBody(1)],
+    ["mseSum", 3, mseSumBody()],
+    ["mseGrad", 5, mseGradBody()],
     ["packT8", 5, packT8Body()],
     ["packN8", 5, packN8Body()],
     ["colSum4", 3, colSumBody(4)],
@@ -895,6 +946,18 @@ export interface SimdKernel {
    * even; x in float32 elements of {@link SimdKernel.f32}.
    */
   colSum(acc: number, x: number, rows: number, n: number): void;
+  /**
+   * MSE's sums: the float64 pair at `acc` ({@link SimdKernel.f64} elements)
+   * += the float32 squares (x − t)² of n elements (n a multiple of 4), the
+   * even-indexed ones into the first, the odd into the second, in order (x and
+   * t in {@link SimdKernel.f32} elements).
+   */
+  mseSum(x: number, t: number, n: number, acc: number): void;
+  /**
+   * MSE's gradient o = 2·(g·(x − t)) + 0 in float32 over n elements (rounded up
+   * to a multiple of 4), the float32 scale g at element `g` of {@link SimdKernel.f32}.
+   */
+  mseGrad(x: number, t: number, o: number, n: number, g: number): void;
   /**
    * Pack `lines` columns of op(B), each k consecutive float32s at element
    * `src + l·pitch` (pitch ≥ k rounded up to 4), into 8-wide panels at `dst`
@@ -1101,6 +1164,7 @@ export function simdKernel(): SimdKernel | null {
     const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
     const colSum = inst.exports.colSum as Fn, colSum4 = inst.exports.colSum4 as Fn;
     const packT8 = inst.exports.packT8 as Fn, packN8 = inst.exports.packN8 as Fn;
+    const mseSum = inst.exports.mseSum as Fn, mseGrad = inst.exports.mseGrad as Fn;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
     const maps = Object.fromEntries(
       Object.keys(MAPS).map((op) => [op, inst.exports[`map_${op}`] as Fn]),
@@ -1128,6 +1192,8 @@ export function simdKernel(): SimdKernel | null {
       add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),
       mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
       lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
+      mseSum: (x, t, n, acc) => mseSum(x * 4, t * 4, n, acc * 8),
+      mseGrad: (x, t, o, n, g) => mseGrad(x * 4, t * 4, o * 4, n, g * 4),
       packT8: (d, src, lines, kk, pitch) => packT8(d * 4, src * 4, lines, kk, pitch),
       packN8: (d, src, n, kk, pitch) => packN8(d * 4, src * 4, n, kk, pitch),
       colSum: (acc, x, rows, n) => {
