@@ -133,7 +133,7 @@ Deno.test("float32 Adam and AdamW updates split across threads equal one thread 
   const cpu = new CpuBackend();
   const n = PARALLEL_ADAM + 3 * 4096 + 5; // chunks of whole blocks and an odd tail
   for (const [kind, weightDecay] of [["adam", 0], ["adam", 0.01], ["adamw", 0.05]] as const) {
-    const run = async (pooled: boolean) => {
+    const run = (pooled: boolean) => {
       const [p, m, v] = [values(n, 1), values(n, 2), values(n, 3).map(Math.abs)].map((a) =>
         cpu.upload(a, "float32")
       );
