@@ -5,7 +5,10 @@
  *
  * @module
  */
-import type { MatmulParams } from "../tensor/backend.ts";
+import type { MatmulParams, Storage } from "../tensor/backend.ts";
+import type { CpuBackend } from "../tensor/cpu/backend.ts";
+import { arrayOf } from "../tensor/cpu/storage.ts";
+import { optimizerStepKernel } from "../tensor/routines/optim/cpu.ts";
 
 /**
  * `n` deterministic values in [-1, 1) from `seed`.
@@ -75,4 +78,34 @@ export function* matmulCases(
       }
     }
   }
+}
+
+/**
+ * One Adam/AdamW update of float32 CPU storages through the optimizer kernel,
+ * lr 1e-3, betas (0.9, 0.999), eps 1e-8, at step t (bias corrections of t).
+ *
+ * @param cpu the backend that owns the storages
+ * @param kind "adam" or "adamw"
+ * @param weightDecay L2 (adam) or decoupled (adamw) weight decay
+ * @param t the step, from 1
+ * @param s param, grad, expAvg, expAvgSq
+ */
+export function adamStep(
+  cpu: CpuBackend,
+  kind: "adam" | "adamw",
+  weightDecay: number,
+  t: number,
+  s: { param: Storage; grad: Storage; expAvg: Storage; expAvgSq: Storage },
+): void {
+  optimizerStepKernel({
+    kind,
+    ...s,
+    lr: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay,
+    biasCorrection1: 1 - 0.9 ** t,
+    biasCorrection2: 1 - 0.999 ** t,
+  }, (st, role) => arrayOf(cpu, st, role));
 }

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel, pack } from "../tensor/cpu/matmul.ts";
 import { MR32, setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
-import { matmulCases, values } from "./_values.ts";
+import { adamStep, matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
 import { poolReady, setPoolBackoff, withCpuThreads } from "../tensor/cpu/pool.ts";
@@ -19,8 +19,7 @@ import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { binaryKernel } from "../tensor/cpu/binary.ts";
 import { reduceKernel } from "../tensor/cpu/reduce.ts";
 import { contiguousStrides } from "../tensor/cpu/strided.ts";
-import { optimizerStepKernel, SIMD_ADAM_MIN } from "../tensor/routines/optim/cpu.ts";
-import { arrayOf } from "../tensor/cpu/storage.ts";
+import { SIMD_ADAM_MIN } from "../tensor/routines/optim/cpu.ts";
 import { type Tensor, tensor } from "../mod.ts";
 
 /** Run f with SIMD forced on or off. */
@@ -321,20 +320,7 @@ Deno.test("float32 Adam and AdamW updates in SIMD give the JavaScript loop's bit
         );
         for (let t = 1; t <= 3; t++) {
           const grad = cpu.upload(start(10 + t, 1e3 ** (t - 2)), "float32");
-          optimizerStepKernel({
-            kind,
-            param: p!,
-            grad,
-            expAvg: m!,
-            expAvgSq: v!,
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weightDecay,
-            biasCorrection1: 1 - 0.9 ** t,
-            biasCorrection2: 1 - 0.999 ** t,
-          }, (st, role) => arrayOf(cpu, st, role));
+          adamStep(cpu, kind, weightDecay, t, { param: p!, grad, expAvg: m!, expAvgSq: v! });
         }
         return Promise.all(
           [p!, m!, v!].map(async (st) => new Uint32Array((await cpu.read(st)).buffer)),

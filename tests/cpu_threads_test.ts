@@ -14,8 +14,7 @@ import { allocShared, arenaBytes, freeShared, trackShared } from "../tensor/cpu/
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
 import { PARALLEL_RANDOM } from "../tensor/cpu/random.ts";
-import { optimizerStepKernel, PARALLEL_ADAM } from "../tensor/routines/optim/cpu.ts";
-import { arrayOf } from "../tensor/cpu/storage.ts";
+import { PARALLEL_ADAM } from "../tensor/routines/optim/cpu.ts";
 import { fillRandom } from "../tensor/random.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
 import {
@@ -26,7 +25,7 @@ import {
   setPoolBackoff,
   withCpuThreads,
 } from "../tensor/cpu/pool.ts";
-import { matmulCases, values } from "./_values.ts";
+import { adamStep, matmulCases, values } from "./_values.ts";
 import {
   gruStep,
   gruStepBackward,
@@ -140,20 +139,7 @@ Deno.test("float32 Adam and AdamW updates split across threads equal one thread 
       for (let t = 1; t <= 2; t++) {
         const grad = cpu.upload(values(n, 10 + t), "float32");
         const step = () =>
-          optimizerStepKernel({
-            kind,
-            param: p!,
-            grad,
-            expAvg: m!,
-            expAvgSq: v!,
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weightDecay,
-            biasCorrection1: 1 - 0.9 ** t,
-            biasCorrection2: 1 - 0.999 ** t,
-          }, (st, role) => arrayOf(cpu, st, role));
+          adamStep(cpu, kind, weightDecay, t, { param: p!, grad, expAvg: m!, expAvgSq: v! });
         if (pooled) twoThreads(true, step);
         else withCpuThreads(1, step);
       }

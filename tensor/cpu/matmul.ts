@@ -28,7 +28,7 @@
  */
 import type { MatmulParams, TypedArray } from "../backend.ts";
 import { cpuThreads, JOB_MATMUL, parallel } from "./pool.ts";
-import { MR32, type SimdKernel, simdKernel } from "./simd.ts";
+import { MR32, type RowStrip, type SimdKernel, simdKernel } from "./simd.ts";
 
 /** Rows of op(A) per micro-kernel call. */
 const MR = 4;
@@ -414,19 +414,10 @@ function stageA(
   } else pack(src, off, ls, ks, R, k, mem, at, MR32);
 }
 
-/** The float32 strip at `ap` of a block {@link stageA} laid out as `lay` (other arguments as `strip32`'s). */
-function strip32(
-  simd: SimdKernel,
-  lay: ALayout,
-  ap: number,
-  bp: number,
-  c: number,
-  nw: number,
-  k: number,
-  acc: boolean,
-): void {
-  if (lay.as === 0) simd.rowStrip(lay.rowStep)(ap, bp, c, nw, k, acc);
-  else simd.strip32(ap, bp, c, nw, k, acc, lay.as);
+/** The float32 strip of a block {@link stageA} laid out as `lay` (the arguments of a `RowStrip`). */
+function strip32(simd: SimdKernel, lay: ALayout, ...a: Parameters<RowStrip>): void {
+  if (lay.as === 0) simd.rowStrip(lay.rowStep)(...a);
+  else simd.strip32(...a, lay.as);
 }
 
 /**

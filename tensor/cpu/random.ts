@@ -35,24 +35,11 @@ export function randomChunk(
 }
 
 /**
- * Fill `out` with the stream of `fillRandom`, split across the pool when it
- * is large (same bits either way).
- *
- * @param out the elements to fill
- * @param dist "uniform" on [lo, hi) or "normal" with mean lo and std hi
- * @param key two 32-bit key words
- * @param counter counter of element 0
- * @param lo lower bound or mean
- * @param hi upper bound or standard deviation
+ * `fillRandom` (same arguments: the elements to fill, the distribution, the
+ * key words, the counter of element 0, lo and hi), split across the pool when
+ * the fill is large: the same bits either way.
  */
-export function randomKernel(
-  out: Float32Array | Float64Array,
-  dist: "uniform" | "normal",
-  key: readonly [number, number],
-  counter: number,
-  lo: number,
-  hi: number,
-): void {
+export const randomKernel: typeof fillRandom = (out, dist, key, counter, lo, hi) => {
   const n = out.length, threads = cpuThreads();
   if (threads > 1 && n >= PARALLEL_RANDOM) {
     // a few chunks per thread: a worker that starts late takes fewer
@@ -62,4 +49,4 @@ export function randomKernel(
     if (parallel(JOB_RANDOM, randomChunk, [out], nums, Math.ceil(n / per), n, alone)) return;
   }
   fillRandom(out, dist, key, counter, lo, hi);
-}
+};
