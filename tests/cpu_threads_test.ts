@@ -14,6 +14,9 @@ import { allocShared, arenaBytes, freeShared, trackShared } from "../tensor/cpu/
 import { CpuBackend, type CpuStorage } from "../tensor/cpu/backend.ts";
 import { PARALLEL_MACS } from "../tensor/cpu/matmul.ts";
 import { PARALLEL_RANDOM } from "../tensor/cpu/random.ts";
+import { PARALLEL_ELEMENTWISE } from "../tensor/cpu/unary.ts";
+import { BINARY_OPS, UNARY_OPS } from "../tensor/optable.ts";
+import type { BinaryOp, UnaryOp } from "../tensor/backend.ts";
 import { PARALLEL_ADAM } from "../tensor/routines/optim/cpu.ts";
 import { fillRandom } from "../tensor/random.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
@@ -149,6 +152,57 @@ Deno.test("float32 Adam and AdamW updates split across threads equal one thread 
     ["param", "expAvg", "expAvgSq"].forEach((what, k) =>
       same(two[k]!, one[k]!, `${kind} wd ${weightDecay}: ${what}`)
     );
+  }
+});
+
+Deno.test("elementwise ops split across threads equal one thread bit for bit", async () => {
+  await ready();
+  const cpu = new CpuBackend();
+  const n = PARALLEL_ELEMENTWISE + 12_345;
+  for (const dtype of ["float32", "float64"] as const) {
+    // positive and negative values, exact zeros, values past 1 (log, sqrt, pow see both signs)
+    const xv = values(n, 5, dtype === "float64").map((v, i) => (i % 17 === 0 ? 0 : 3 * v));
+    const x = cpu.upload(xv, dtype);
+    for (const op of Object.keys(UNARY_OPS) as UnaryOp[]) {
+      const run = (pooled: boolean) => {
+        const out = cpu.alloc(n, dtype);
+        const f = () => cpu.unary(op, x, out, 0.3, -1.5);
+        if (pooled) twoThreads(true, f);
+        else withCpuThreads(1, f);
+        return cpu.read(out);
+      };
+      same(await run(true), await run(false), `${dtype} ${op}`);
+    }
+    // [rows, len] layouts: same shape, a bias row, a scalar, a column, b transposed (strided
+    // rows), and a rank-3 broadcast that is not split
+    const rows = 300, len = Math.ceil(n / rows);
+    const big = cpu.upload(values(rows * len, 6, dtype === "float64"), dtype);
+    const row = cpu.upload(values(len, 7, dtype === "float64").map((v) => v + 2), dtype);
+    const col = cpu.upload(values(rows, 8, dtype === "float64").map((v) => v - 2), dtype);
+    const tr = cpu.upload(values(rows * len, 9, dtype === "float64"), dtype);
+    const layouts: [string, Storage, number[], boolean][] = [
+      ["same shape", big, [len, 1], true],
+      ["bias row", row, [0, 1], true],
+      ["scalar", row, [0, 0], true],
+      ["column", col, [1, 0], true],
+      ["transposed", tr, [1, rows], true],
+    ];
+    for (const op of Object.keys(BINARY_OPS) as BinaryOp[]) {
+      for (const [what, b, bStrides, pooled] of layouts) {
+        const run = (two: boolean) => {
+          const out = cpu.alloc(rows * len, dtype);
+          const f = () => cpu.binary(op, big, [len, 1], b, bStrides, out, [rows, len]);
+          if (two) twoThreads(pooled, f);
+          else withCpuThreads(1, f);
+          return cpu.read(out);
+        };
+        same(await run(true), await run(false), `${dtype} ${op} ${what}`);
+      }
+      // [2, 3, …] with a middle broadcast: three dimensions after coalescing, one thread
+      const shape = [4, 25, Math.floor(rows * len / 100)], m = shape[2]!;
+      const out = cpu.alloc(shape[0]! * shape[1]! * m, dtype);
+      twoThreads(false, () => cpu.binary(op, big, [25 * m, 0, 1], big, [0, m, 1], out, shape));
+    }
   }
 });
 

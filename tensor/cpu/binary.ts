@@ -7,7 +7,10 @@
  * add, sub, mul and div of at least {@link SIMD_BINARY_MIN} elements whose
  * operands are each contiguous, one row broadcast over the rows, or a scalar
  * run in WebAssembly SIMD instead ({@link SimdKernel.binary32}), block by
- * block through the kernel's memory, with the same bits.
+ * block through the kernel's memory, with the same bits. Ops of at least
+ * `PARALLEL_ELEMENTWISE` output elements whose coalesced layout has at most two
+ * dimensions are split by rows (or by elements of the one row) across the
+ * worker pool: elementwise, so the same bits on any number of threads.
  *
  * @module
  */
@@ -15,6 +18,11 @@ import type { BinaryOp, TypedArray } from "../backend.ts";
 import { BINARY_OPS } from "../optable.ts";
 import { isSimdBinary, type SimdBinary, type SimdKernel, simdKernel } from "./simd.ts";
 import { coalesce, contiguousStrides, extentOf, type Layout, numel, RowCursor } from "./strided.ts";
+import { cpuThreads, JOB_BINARY, parallel } from "./pool.ts";
+import { PARALLEL_ELEMENTWISE } from "./unary.ts";
+
+/** Binary ops by index, for the pool's jobs (the same order in every thread). */
+const BINARY_NAMES = Object.keys(BINARY_OPS) as BinaryOp[];
 
 /** Elements below which a float32 op keeps its JavaScript loop. */
 export const SIMD_BINARY_MIN = 2048;
@@ -135,12 +143,59 @@ export function binaryKernel(
   if (total === 0) return;
   const layout = coalesce(outShape, [aStrides, bStrides, contiguousStrides(outShape)]);
   const rank = layout.shape.length;
+  const threads = cpuThreads();
+  if (
+    threads > 1 && total >= PARALLEL_ELEMENTWISE && rank <= 2 && rank >= 1 &&
+    layout.strides.every((st) => st.every((x) => x >= 0))
+  ) {
+    const rows = rank === 2 ? layout.shape[0]! : 1, len = layout.shape[rank - 1]!;
+    const [sa, sb] = layout.strides.map((st) => rank === 2 ? [st[0]!, st[1]!] : [0, st[0]!]);
+    const lines = rank === 2 ? rows : len; // what the chunks split
+    const per = Math.ceil(lines / (4 * threads));
+    const nums = [BINARY_NAMES.indexOf(op), rank, rows, len, ...sa!, ...sb!, per];
+    const alone = () => binaryLayout(op, a, b, o, layout);
+    if (parallel(JOB_BINARY, binaryChunk, [a, b, o], nums, Math.ceil(lines / per), total, alone)) {
+      return;
+    }
+  }
+  binaryLayout(op, a, b, o, layout);
+}
+
+/**
+ * One chunk of a pooled binary op: arrays [a, b, o]; nums op index, rank (1 or
+ * 2) of the coalesced layout, rows, row length, a's row and inner strides, b's,
+ * and rows (rank 2) or elements (rank 1) per chunk.
+ *
+ * @param arrays the job's storages
+ * @param nums the job's numbers
+ * @param ch the chunk
+ */
+export function binaryChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const [a, b, o] = arrays as TypedArray[];
+  const op = BINARY_NAMES[nums[0]!]!, rank = nums[1]!, rows = nums[2]!, len = nums[3]!;
+  const aRow = nums[4]!, aIn = nums[5]!, bRow = nums[6]!, bIn = nums[7]!, per = nums[8]!;
+  const i0 = ch * per, i1 = Math.min(rank === 2 ? rows : len, i0 + per);
+  const layout: Layout = rank === 2 && i1 - i0 > 1
+    ? { shape: [i1 - i0, len], strides: [[aRow, aIn], [bRow, bIn], [len, 1]] }
+    : { shape: [rank === 2 ? len : i1 - i0], strides: [[aIn], [bIn], [1]] }; // no size-1 dimension
+  const [ao, bo, oo] = rank === 2 ? [i0 * aRow, i0 * bRow, i0 * len] : [i0 * aIn, i0 * bIn, i0];
+  binaryLayout(op, a.subarray(ao), b.subarray(bo), o.subarray(oo), layout);
+}
+
+/** {@link binaryKernel} on one thread, for a checked, coalesced layout. */
+function binaryLayout(op: BinaryOp, a: TA, b: TA, o: TA, layout: Layout): void {
+  const k = BINARY_OPS[op]!.cpu;
+  const rank = layout.shape.length;
   if (rank === 0) {
     k(a, 0, 0, b, 0, 0, o, 0, 1);
     return;
   }
   if (
-    total >= SIMD_BINARY_MIN && isSimdBinary(op) && a instanceof Float32Array &&
+    numel(layout.shape) >= SIMD_BINARY_MIN && isSimdBinary(op) && a instanceof Float32Array &&
     b instanceof Float32Array && o instanceof Float32Array
   ) {
     const simd = simdKernel();

@@ -47,6 +47,10 @@ export const JOB_GRU_BACKWARD = 4;
 export const JOB_RANDOM = 5;
 /** Job kind: float32 Adam/AdamW update. */
 export const JOB_ADAM = 6;
+/** Job kind: unary elementwise op. */
+export const JOB_UNARY = 7;
+/** Job kind: binary elementwise op. */
+export const JOB_BINARY = 8;
 
 /**
  * Runs chunk `chunk` of a job on the thread that claimed it: `arrays` are the

@@ -6,13 +6,76 @@
  * stored. For float32 arrays of at least {@link SIMD_MAP_MIN} elements the
  * ops whose loop branches on the data (relu, leakyRelu, step) and affine run
  * as WebAssembly SIMD maps instead ({@link SimdKernel.map32}), block by block
- * through the kernel's memory, with the same bits.
+ * through the kernel's memory, with the same bits. Ops over at least
+ * {@link PARALLEL_ELEMENTWISE} elements are split into element ranges across
+ * the worker pool (`pool.ts`): elementwise, so the same bits on any number of
+ * threads.
  *
  * @module
  */
 import type { TypedArray, UnaryOp } from "../backend.ts";
 import { UNARY_OPS } from "../optable.ts";
 import { blockwise, isSimdMap, simdKernel } from "./simd.ts";
+import { cpuThreads, JOB_UNARY, parallel } from "./pool.ts";
+
+/** Elementwise ops over at least this many elements are split across the worker pool. */
+export const PARALLEL_ELEMENTWISE = 1 << 16;
+
+/** Unary ops by index, for the pool's jobs (the same order in every thread). */
+const UNARY_NAMES = Object.keys(UNARY_OPS) as UnaryOp[];
+
+/**
+ * One chunk of a pooled unary op: arrays [x, o]; nums op index, n, elements
+ * per chunk, p0, p1.
+ *
+ * @param arrays the job's storages
+ * @param nums the job's numbers
+ * @param ch the chunk (elements ch·per …)
+ */
+export function unaryChunk(
+  arrays: readonly (TypedArray | null)[],
+  nums: ArrayLike<number>,
+  ch: number,
+): void {
+  const n = nums[1]!, per = nums[2]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const [x, o] = arrays as TypedArray[];
+  unaryRange(
+    UNARY_NAMES[nums[0]!]!,
+    x.subarray(i0, i1),
+    o.subarray(i0, i1),
+    i1 - i0,
+    nums[3]!,
+    nums[4]!,
+  );
+}
+
+/** {@link unaryKernel} on one thread. */
+function unaryRange(
+  op: UnaryOp,
+  x: TypedArray,
+  o: TypedArray,
+  n: number,
+  p0: number,
+  p1: number,
+): void {
+  if (
+    n >= SIMD_MAP_MIN && isSimdMap(op) && x instanceof Float32Array &&
+    o instanceof Float32Array
+  ) {
+    const simd = simdKernel();
+    if (simd) {
+      return blockwise(
+        simd,
+        n,
+        SIMD_MAP_BLOCK,
+        [x],
+        [[0, o]],
+        (len) => simd.map32(op, 0, len, p0, p1),
+      );
+    }
+  }
+  UNARY_OPS[op]!.cpu(x, o, n, p0, p1);
+}
 
 /** Elements below which a float32 op keeps its JavaScript loop (the copies cost more). */
 export const SIMD_MAP_MIN = 2048;
@@ -39,25 +102,17 @@ export function unaryKernel(
   p0 = 0,
   p1 = 0,
 ): void {
-  const k = UNARY_OPS[op]?.cpu;
-  if (k === undefined) throw new TypeError(`Cannot run cpu unary: unknown op "${op}"`);
-  if (
-    n >= SIMD_MAP_MIN && isSimdMap(op) && x instanceof Float32Array &&
-    o instanceof Float32Array
-  ) {
-    const simd = simdKernel();
-    if (simd) {
-      return blockwise(
-        simd,
-        n,
-        SIMD_MAP_BLOCK,
-        [x],
-        [[0, o]],
-        (len) => simd.map32(op, 0, len, p0, p1),
-      );
-    }
+  if (UNARY_OPS[op]?.cpu === undefined) {
+    throw new TypeError(`Cannot run cpu unary: unknown op "${op}"`);
   }
-  k(x, o, n, p0, p1);
+  const threads = cpuThreads();
+  if (threads > 1 && n >= PARALLEL_ELEMENTWISE) {
+    const per = Math.ceil(n / (4 * threads) / SIMD_MAP_BLOCK) * SIMD_MAP_BLOCK;
+    const nums = [UNARY_NAMES.indexOf(op), n, per, p0, p1];
+    const alone = () => unaryRange(op, x, o, n, p0, p1);
+    if (parallel(JOB_UNARY, unaryChunk, [x, o], nums, Math.ceil(n / per), n, alone)) return;
+  }
+  unaryRange(op, x, o, n, p0, p1);
 }
 
 /**

@@ -12,17 +12,21 @@ import { matmulChunk } from "./matmul.ts";
 import {
   type ChunkFn,
   JOB_ADAM,
+  JOB_BINARY,
   JOB_GRU,
   JOB_GRU_BACKWARD,
   JOB_LSTM,
   JOB_LSTM_BACKWARD,
   JOB_MATMUL,
   JOB_RANDOM,
+  JOB_UNARY,
   serve,
 } from "./pool.ts";
 import { gruBackwardChunk, gruChunk, lstmBackwardChunk, lstmChunk } from "../routines/rnn/cpu.ts";
 import { randomChunk } from "./random.ts";
 import { adamChunk } from "../routines/optim/cpu.ts";
+import { binaryChunk } from "./binary.ts";
+import { unaryChunk } from "./unary.ts";
 
 const table: ChunkFn[] = [];
 table[JOB_MATMUL] = matmulChunk;
@@ -32,6 +36,8 @@ table[JOB_GRU] = gruChunk;
 table[JOB_GRU_BACKWARD] = gruBackwardChunk;
 table[JOB_RANDOM] = randomChunk;
 table[JOB_ADAM] = adamChunk;
+table[JOB_UNARY] = unaryChunk;
+table[JOB_BINARY] = binaryChunk;
 
 /** The one message a worker receives. */
 interface Start {
