@@ -130,17 +130,20 @@ Deno.test("random fills split across threads give the stream's bits", async () =
   assert.ok(pooledChunks > 0, "the worker never filled a chunk");
 });
 
-Deno.test("float32 Adam and AdamW updates split across threads equal one thread bit for bit", async () => {
+Deno.test("Adam and AdamW updates split across threads equal one thread bit for bit", async () => {
   await ready();
   const cpu = new CpuBackend();
   const n = PARALLEL_ADAM + 3 * 4096 + 5; // chunks of whole blocks and an odd tail
-  for (const [kind, weightDecay] of [["adam", 0], ["adam", 0.01], ["adamw", 0.05]] as const) {
+  const variants = (["float32", "float64"] as const).flatMap((d) =>
+    ([["adam", 0], ["adam", 0.01], ["adamw", 0.05]] as const).map(([k, w]) => [d, k, w] as const)
+  );
+  for (const [dtype, kind, weightDecay] of variants) {
     const run = (pooled: boolean) => {
-      const [p, m, v] = [values(n, 1), values(n, 2), values(n, 3).map(Math.abs)].map((a) =>
-        cpu.upload(a, "float32")
-      );
+      const f64 = dtype === "float64", dt = dtype;
+      const [p, m, v] = [values(n, 1, f64), values(n, 2, f64), values(n, 3, f64).map(Math.abs)]
+        .map((a) => cpu.upload(a, dt));
       for (let t = 1; t <= 2; t++) {
-        const grad = cpu.upload(values(n, 10 + t), "float32");
+        const grad = cpu.upload(values(n, 10 + t, f64), dt);
         const step = () =>
           adamStep(cpu, kind, weightDecay, t, { param: p!, grad, expAvg: m!, expAvgSq: v! });
         if (pooled) twoThreads(true, step);
@@ -150,7 +153,7 @@ Deno.test("float32 Adam and AdamW updates split across threads equal one thread 
     };
     const [one, two] = [await run(false), await run(true)];
     ["param", "expAvg", "expAvgSq"].forEach((what, k) =>
-      same(two[k]!, one[k]!, `${kind} wd ${weightDecay}: ${what}`)
+      same(two[k]!, one[k]!, `${dtype} ${kind} wd ${weightDecay}: ${what}`)
     );
   }
 });

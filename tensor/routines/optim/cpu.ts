@@ -9,7 +9,10 @@
  * PyTorch uses the state tensor it has just updated. Float32 Adam/AdamW
  * updates of at least {@link SIMD_ADAM_MIN} elements run the same
  * arithmetic in WebAssembly SIMD float64 lanes (`SimdKernel.adam32`), block
- * by block through the kernel's memory: the same bits.
+ * by block through the kernel's memory: the same bits. Adam/AdamW updates of
+ * at least {@link PARALLEL_ADAM} elements are split into element ranges across
+ * the worker pool (`pool.ts`), each range updated as above: the same bits on
+ * any number of threads.
  *
  * @module
  */
@@ -34,7 +37,7 @@ export const SIMD_ADAM_MIN = 1024;
 /** Elements per block through the SIMD kernel's memory. */
 const ADAM_BLOCK = 4096;
 
-/** Float32 Adam/AdamW updates of at least this many elements are split across the worker pool. */
+/** Adam/AdamW updates of at least this many elements are split across the worker pool. */
 export const PARALLEL_ADAM = 1 << 16;
 
 /** The SIMD Adam/AdamW update of p, g, m, v (float32, same length), block by block. */
@@ -51,10 +54,34 @@ function adamSimd(
 }
 
 /**
- * One chunk of a pooled float32 Adam/AdamW update (see `pool.ts`): arrays
- * param, grad, expAvg, expAvgSq; nums n, elements per chunk, the decay's
- * index in `ADAM_DECAYS`, then the eight `AdamScalars`. Elementwise, so the
- * same bits on any number of threads.
+ * Adam/AdamW over all of p, g, m, v (`all`, one length) on this thread: in SIMD
+ * for float32 of at least {@link SIMD_ADAM_MIN} elements, else the loop (the
+ * same bits). `s` and `decayOf` as `SimdKernel.adam32` takes them.
+ */
+function adamRange(all: readonly TypedArray[], decayOf: AdamDecay, s: AdamScalars): void {
+  const [p, g, m, v] = all as [TypedArray, TypedArray, TypedArray, TypedArray];
+  const n = p.length;
+  if (n >= SIMD_ADAM_MIN && all.every((x) => x instanceof Float32Array)) {
+    const simd = simdKernel();
+    if (simd) return adamSimd(simd, all as Float32Array[], decayOf, s);
+  }
+  const [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f] = s;
+  const l2 = decayOf === "l2" ? f : 0, decay = decayOf === "decoupled" ? f : 1;
+  for (let i = 0; i < n; i++) {
+    let x = p[i]!, d = g[i]!;
+    if (l2 !== 0) d += l2 * x;
+    else if (decay !== 1) x *= decay;
+    m[i] = b1 * m[i]! + c1 * d;
+    v[i] = b2 * v[i]! + c2 * (d * d);
+    p[i] = x - stepSize * (m[i]! / (Math.sqrt(v[i]!) / bc2Sqrt + eps));
+  }
+}
+
+/**
+ * One chunk of a pooled Adam/AdamW update (see `pool.ts`): arrays param,
+ * grad, expAvg, expAvgSq; nums n, elements per chunk, the decay's index in
+ * `ADAM_DECAYS`, then the eight `AdamScalars`. Elementwise, so the same bits
+ * on any number of threads.
  *
  * @param arrays the job's storages
  * @param nums the job's numbers
@@ -66,11 +93,9 @@ export function adamChunk(
   ch: number,
 ): void {
   const n = nums[0]!, per = nums[1]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
-  const simd = simdKernel();
-  if (!simd) throw new Error("Cannot run a pooled cpu Adam chunk: no SIMD kernel on this thread");
-  const all = arrays.map((a) => (a as Float32Array).subarray(i0, i1));
+  const all = arrays.map((a) => a!.subarray(i0, i1));
   const s = Array.from(nums).slice(3, 11) as unknown as AdamScalars;
-  adamSimd(simd, all, ADAM_DECAYS[nums[2]!]!, s);
+  adamRange(all, ADAM_DECAYS[nums[2]!]!, s);
 }
 
 export type { AdamStepArgs, OptimizerStepArgs, RmspropStepArgs, SgdStepArgs };
@@ -115,31 +140,17 @@ function adam(a: AdamStepArgs, arrayOf: ArrayOf): void {
   const l2 = a.kind === "adam" ? wd : 0;
   const stepSize = a.lr / a.biasCorrection1, bc2Sqrt = Math.sqrt(a.biasCorrection2);
   const n = p!.length;
-  if (n >= SIMD_ADAM_MIN && [p, g, m, v].every((x) => x instanceof Float32Array)) {
-    const simd = simdKernel();
-    if (simd) {
-      const decayOf: AdamDecay = l2 !== 0 ? "l2" : decay !== 1 ? "decoupled" : "none";
-      const f = l2 !== 0 ? l2 : decay;
-      const s: AdamScalars = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f];
-      const all = [p, g, m, v] as Float32Array[];
-      const threads = cpuThreads();
-      if (threads > 1 && n >= PARALLEL_ADAM) {
-        const per = Math.ceil(n / (4 * threads) / ADAM_BLOCK) * ADAM_BLOCK;
-        const nums = [n, per, ADAM_DECAYS.indexOf(decayOf), ...s];
-        const alone = () => adamSimd(simd, all, decayOf, s);
-        if (parallel(JOB_ADAM, adamChunk, all, nums, Math.ceil(n / per), n, alone)) return;
-      }
-      return adamSimd(simd, all, decayOf, s);
-    }
+  const decayOf: AdamDecay = l2 !== 0 ? "l2" : decay !== 1 ? "decoupled" : "none";
+  const f = l2 !== 0 ? l2 : decay;
+  const s: AdamScalars = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f];
+  const all = [p!, g!, m!, v!];
+  if (cpuThreads() > 1 && n >= PARALLEL_ADAM) {
+    const per = Math.ceil(n / (4 * cpuThreads()) / ADAM_BLOCK) * ADAM_BLOCK;
+    const nums = [n, per, ADAM_DECAYS.indexOf(decayOf), ...s];
+    const alone = () => adamRange(all, decayOf, s);
+    if (parallel(JOB_ADAM, adamChunk, all, nums, Math.ceil(n / per), n, alone)) return;
   }
-  for (let i = 0; i < n; i++) {
-    let x = p![i]!, d = g![i]!;
-    if (l2 !== 0) d += l2 * x;
-    else if (decay !== 1) x *= decay;
-    m![i] = b1 * m![i]! + c1 * d;
-    v![i] = b2 * v![i]! + c2 * (d * d);
-    p![i] = x - stepSize * (m![i]! / (Math.sqrt(v![i]!) / bc2Sqrt + eps));
-  }
+  adamRange(all, decayOf, s);
 }
 
 /** SGD with optional momentum, dampening, Nesterov and weight decay. */
