@@ -18,7 +18,7 @@ import type { BinaryOp, TypedArray } from "../backend.ts";
 import { BINARY_OPS } from "../optable.ts";
 import { isSimdBinary, type SimdBinary, type SimdKernel, simdKernel } from "./simd.ts";
 import { coalesce, contiguousStrides, extentOf, type Layout, numel, RowCursor } from "./strided.ts";
-import { cpuThreads, JOB_BINARY, parallel } from "./pool.ts";
+import { chunkRange, JOB_BINARY, parallelRanges } from "./pool.ts";
 import { PARALLEL_ELEMENTWISE } from "./unary.ts";
 
 /** Binary ops by index, for the pool's jobs (the same order in every thread). */
@@ -143,28 +143,25 @@ export function binaryKernel(
   if (total === 0) return;
   const layout = coalesce(outShape, [aStrides, bStrides, contiguousStrides(outShape)]);
   const rank = layout.shape.length;
-  const threads = cpuThreads();
   if (
-    threads > 1 && total >= PARALLEL_ELEMENTWISE && rank <= 2 && rank >= 1 &&
+    total >= PARALLEL_ELEMENTWISE && rank <= 2 && rank >= 1 &&
     layout.strides.every((st) => st.every((x) => x >= 0))
   ) {
-    const rows = rank === 2 ? layout.shape[0]! : 1, len = layout.shape[rank - 1]!;
+    const len = layout.shape[rank - 1]!;
     const [sa, sb] = layout.strides.map((st) => rank === 2 ? [st[0]!, st[1]!] : [0, st[0]!]);
-    const lines = rank === 2 ? rows : len; // what the chunks split
-    const per = Math.ceil(lines / (4 * threads));
-    const nums = [BINARY_NAMES.indexOf(op), rank, rows, len, ...sa!, ...sb!, per];
+    const lines = rank === 2 ? layout.shape[0]! : len; // what the chunks split
+    const nums = [BINARY_NAMES.indexOf(op), rank, len, ...sa!, ...sb!];
     const alone = () => binaryLayout(op, a, b, o, layout);
-    if (parallel(JOB_BINARY, binaryChunk, [a, b, o], nums, Math.ceil(lines / per), total, alone)) {
-      return;
-    }
+    if (parallelRanges(JOB_BINARY, binaryChunk, [a, b, o], lines, 1, nums, alone, total)) return;
   }
   binaryLayout(op, a, b, o, layout);
 }
 
 /**
- * One chunk of a pooled binary op: arrays [a, b, o]; nums op index, rank (1 or
- * 2) of the coalesced layout, rows, row length, a's row and inner strides, b's,
- * and rows (rank 2) or elements (rank 1) per chunk.
+ * One chunk of a pooled binary op: arrays [a, b, o]; nums the rows (rank 2) or
+ * elements (rank 1) split and how many per chunk, then the op index, the rank
+ * (1 or 2) of the coalesced layout, the row length, a's row and inner strides
+ * and b's.
  *
  * @param arrays the job's storages
  * @param nums the job's numbers
@@ -176,9 +173,9 @@ export function binaryChunk(
   ch: number,
 ): void {
   const [a, b, o] = arrays as TypedArray[];
-  const op = BINARY_NAMES[nums[0]!]!, rank = nums[1]!, rows = nums[2]!, len = nums[3]!;
-  const aRow = nums[4]!, aIn = nums[5]!, bRow = nums[6]!, bIn = nums[7]!, per = nums[8]!;
-  const i0 = ch * per, i1 = Math.min(rank === 2 ? rows : len, i0 + per);
+  const [i0, i1] = chunkRange(nums, ch);
+  const op = BINARY_NAMES[nums[2]!]!, rank = nums[3]!, len = nums[4]!;
+  const aRow = nums[5]!, aIn = nums[6]!, bRow = nums[7]!, bIn = nums[8]!;
   const layout: Layout = rank === 2 && i1 - i0 > 1
     ? { shape: [i1 - i0, len], strides: [[aRow, aIn], [bRow, bIn], [len, 1]] }
     : { shape: [rank === 2 ? len : i1 - i0], strides: [[aIn], [bIn], [1]] }; // no size-1 dimension

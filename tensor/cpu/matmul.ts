@@ -344,6 +344,39 @@ function addBiasRows(
 }
 
 /**
+ * Copy `count` lines of `width` elements, line l at `src[off + l·stride]`, to
+ * `mem[at + l·pitch]`: one copy when the lines are already `pitch` apart (the
+ * elements between them come along), else one per line.
+ *
+ * @param mem the kernel's float32 memory
+ * @param at where line 0 goes
+ * @param pitch elements from one line to the next in mem
+ * @param src the lines' storage
+ * @param off element offset of line 0
+ * @param stride elements from one line to the next in src
+ * @param width elements per line
+ * @param count lines
+ */
+export function copyLines(
+  mem: Float32Array,
+  at: number,
+  pitch: number,
+  src: TypedArray,
+  off: number,
+  stride: number,
+  width: number,
+  count: number,
+): void {
+  if (count === 0) return;
+  if (stride === pitch) mem.set(src.subarray(off, off + (count - 1) * stride + width), at);
+  else {
+    for (let l = 0, o = off, q = at; l < count; l++, o += stride, q += pitch) {
+      mem.set(src.subarray(o, o + width), q);
+    }
+  }
+}
+
+/**
  * How {@link stageA} lays out a block of op(A) in float32 SIMD memory: strip i0
  * starts at `at + i0·rowStep`; `as` is the strip kernel's step per depth, 0
  * for rows copied as they are (`rowStep` apart, run by `rowStrip(rowStep)`).
@@ -397,19 +430,14 @@ function stageA(
 ): void {
   const Rp = Math.ceil(R / MR32) * MR32;
   if (lay.as === 0) {
-    if (ls === k) mem.set(src.subarray(off, off + R * k), at);
-    else {
-      for (let l = 0, o = off, q = at; l < R; l++, o += ls, q += k) {
-        mem.set(src.subarray(o, o + k), q);
-      }
-    }
+    copyLines(mem, at, k, src, off, ls, k, R);
     mem.fill(0, at + R * k, at + Rp * k);
-  } else if (lay.rowStep === 1 && lay.as === ks) {
-    mem.set(src.subarray(off, off + (k - 1) * ks + R), at); // lanes past R: the next depth's
   } else if (lay.rowStep === 1) {
-    for (let p = 0, o = off, q = at; p < k; p++, o += ks, q += Rp) {
-      mem.set(src.subarray(o, o + R), q);
-      if (Rp > R) mem.fill(0, q + R, q + Rp);
+    // depth p at at + p·as: in one copy when as is the matrix's own depth stride (lanes past
+    // R then hold the next depth's elements), else one per depth, padded with zeros
+    copyLines(mem, at, lay.as, src, off, ks, R, k);
+    if (lay.as !== ks && Rp > R) {
+      for (let q = at + R; q < at + k * Rp; q += Rp) mem.fill(0, q, q + Rp - R);
     }
   } else pack(src, off, ls, ks, R, k, mem, at, MR32);
 }
@@ -471,23 +499,13 @@ export function packB(
   if (ks === 1) {
     // lines contiguous along k (op(B) stored transposed)
     const kp = Math.ceil(k / 4) * 4;
-    if (ls === kp) mem.set(src.subarray(off, off + (count - 1) * ls + k), scratch);
-    else {
-      for (let l = 0, o = off, q = scratch; l < count; l++, o += ls, q += kp) {
-        mem.set(src.subarray(o, o + k), q);
-      }
-    }
+    copyLines(mem, scratch, kp, src, off, ls, k, count);
     simd.packT8(at, scratch, count, k, kp);
   } else if (ls === 1) {
     // depths contiguous along the lines (op(B) stored as it is used)
-    let pitch = ks;
-    if (ks < count + 8) mem.set(src.subarray(off, off + (k - 1) * ks + count), scratch);
-    else {
-      pitch = Math.ceil(count / 8) * 8;
-      for (let p = 0, o = off, q = scratch; p < k; p++, o += ks, q += pitch) {
-        mem.set(src.subarray(o, o + count), q);
-      }
-    }
+    // rows at most a panel's padding apart come in one copy at their own stride
+    const pitch = ks < count + 8 ? ks : Math.ceil(count / 8) * 8;
+    copyLines(mem, scratch, pitch, src, off, ks, count, k);
     simd.packN8(at, scratch, count, k, pitch);
   } else pack(src, off, ls, ks, count, k, mem, at, 8);
 }

@@ -485,6 +485,48 @@ export function parallel(
 }
 
 /**
+ * {@link parallel} for a job over `n` items split into ranges of whole
+ * `block`s, about four per thread (a worker that starts late takes fewer): the
+ * chunks get the numbers `[n, per, ...extra]` and chunk `ch` covers the items
+ * {@link chunkRange} gives.
+ *
+ * @param kind the job kind
+ * @param fn the chunk function
+ * @param arrays the job's storages
+ * @param n items
+ * @param block items per range are a multiple of this
+ * @param extra the job's other numbers
+ * @param alone runs the whole job on the calling thread
+ * @param cost the job's work (default n)
+ * @returns whether the job ran
+ */
+export function parallelRanges(
+  kind: number,
+  fn: ChunkFn,
+  arrays: readonly (TypedArray | null)[],
+  n: number,
+  block: number,
+  extra: readonly number[],
+  alone: () => void,
+  cost = n,
+): boolean {
+  const per = Math.ceil(n / (4 * cpuThreads()) / block) * block;
+  return parallel(kind, fn, arrays, [n, per, ...extra], Math.ceil(n / per), cost, alone);
+}
+
+/**
+ * The items `[i0, i1)` of chunk `ch` of a {@link parallelRanges} job.
+ *
+ * @param nums the job's numbers (n, items per range, …)
+ * @param ch the chunk
+ * @returns its first item and the one past its last
+ */
+export function chunkRange(nums: ArrayLike<number>, ch: number): [number, number] {
+  const i0 = ch * nums[1]!;
+  return [i0, Math.min(nums[0]!, i0 + nums[1]!)];
+}
+
+/**
  * The worker side: called once in each worker with the shared buffers and the
  * chunk functions by kind; loops until the pool shuts down.
  *

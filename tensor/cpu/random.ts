@@ -9,7 +9,7 @@
  */
 import type { TypedArray } from "../backend.ts";
 import { fillRandom } from "../random.ts";
-import { cpuThreads, JOB_RANDOM, parallel } from "./pool.ts";
+import { chunkRange, JOB_RANDOM, parallelRanges } from "./pool.ts";
 
 /** Fills of at least this many elements are split across the pool. */
 export const PARALLEL_RANDOM = 1 << 14;
@@ -29,7 +29,7 @@ export function randomChunk(
   ch: number,
 ): void {
   const out = arrays[0] as Float32Array | Float64Array;
-  const n = nums[0]!, per = nums[1]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const [i0, i1] = chunkRange(nums, ch);
   const dist = nums[2] === 1 ? "normal" : "uniform";
   fillRandom(out.subarray(i0, i1), dist, [nums[3]!, nums[4]!], nums[5]! + i0, nums[6]!, nums[7]!);
 }
@@ -40,13 +40,10 @@ export function randomChunk(
  * the fill is large: the same bits either way.
  */
 export const randomKernel: typeof fillRandom = (out, dist, key, counter, lo, hi) => {
-  const n = out.length, threads = cpuThreads();
-  if (threads > 1 && n >= PARALLEL_RANDOM) {
-    // a few chunks per thread: a worker that starts late takes fewer
-    const per = Math.ceil(n / (4 * threads) / 1024) * 1024;
-    const nums = [n, per, dist === "normal" ? 1 : 0, key[0], key[1], counter, lo, hi];
+  if (out.length >= PARALLEL_RANDOM) {
+    const nums = [dist === "normal" ? 1 : 0, key[0], key[1], counter, lo, hi];
     const alone = () => fillRandom(out, dist, key, counter, lo, hi);
-    if (parallel(JOB_RANDOM, randomChunk, [out], nums, Math.ceil(n / per), n, alone)) return;
+    if (parallelRanges(JOB_RANDOM, randomChunk, [out], out.length, 1024, nums, alone)) return;
   }
   fillRandom(out, dist, key, counter, lo, hi);
 };

@@ -16,7 +16,13 @@
 import type { TypedArray, UnaryOp } from "../backend.ts";
 import { UNARY_OPS } from "../optable.ts";
 import { blockwise, isSimdMap, simdKernel } from "./simd.ts";
-import { cpuThreads, JOB_UNARY, parallel } from "./pool.ts";
+import { chunkRange, JOB_UNARY, parallelRanges } from "./pool.ts";
+
+/** Elements below which a float32 op keeps its JavaScript loop (the copies cost more). */
+export const SIMD_MAP_MIN = 2048;
+
+/** Elements per block copied through the SIMD kernel's memory (fits the first-level caches). */
+const SIMD_MAP_BLOCK = 8192;
 
 /** Elementwise ops over at least this many elements are split across the worker pool. */
 export const PARALLEL_ELEMENTWISE = 1 << 16;
@@ -25,8 +31,8 @@ export const PARALLEL_ELEMENTWISE = 1 << 16;
 const UNARY_NAMES = Object.keys(UNARY_OPS) as UnaryOp[];
 
 /**
- * One chunk of a pooled unary op: arrays [x, o]; nums op index, n, elements
- * per chunk, p0, p1.
+ * One chunk of a pooled unary op: arrays [x, o]; nums n, elements per chunk,
+ * op index, p0, p1.
  *
  * @param arrays the job's storages
  * @param nums the job's numbers
@@ -37,10 +43,10 @@ export function unaryChunk(
   nums: ArrayLike<number>,
   ch: number,
 ): void {
-  const n = nums[1]!, per = nums[2]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const [i0, i1] = chunkRange(nums, ch);
   const [x, o] = arrays as TypedArray[];
   unaryRange(
-    UNARY_NAMES[nums[0]!]!,
+    UNARY_NAMES[nums[2]!]!,
     x.subarray(i0, i1),
     o.subarray(i0, i1),
     i1 - i0,
@@ -77,12 +83,6 @@ function unaryRange(
   UNARY_OPS[op]!.cpu(x, o, n, p0, p1);
 }
 
-/** Elements below which a float32 op keeps its JavaScript loop (the copies cost more). */
-export const SIMD_MAP_MIN = 2048;
-
-/** Elements per block copied through the SIMD kernel's memory (fits the first-level caches). */
-const SIMD_MAP_BLOCK = 8192;
-
 /**
  * Run unary op `op` over the first `n` elements: `o[i] = f(x[i])`. `o` may be
  * the same array as `x`. Missing parameters read as 0.
@@ -105,12 +105,10 @@ export function unaryKernel(
   if (UNARY_OPS[op]?.cpu === undefined) {
     throw new TypeError(`Cannot run cpu unary: unknown op "${op}"`);
   }
-  const threads = cpuThreads();
-  if (threads > 1 && n >= PARALLEL_ELEMENTWISE) {
-    const per = Math.ceil(n / (4 * threads) / SIMD_MAP_BLOCK) * SIMD_MAP_BLOCK;
-    const nums = [UNARY_NAMES.indexOf(op), n, per, p0, p1];
+  if (n >= PARALLEL_ELEMENTWISE) {
+    const nums = [UNARY_NAMES.indexOf(op), p0, p1];
     const alone = () => unaryRange(op, x, o, n, p0, p1);
-    if (parallel(JOB_UNARY, unaryChunk, [x, o], nums, Math.ceil(n / per), n, alone)) return;
+    if (parallelRanges(JOB_UNARY, unaryChunk, [x, o], n, SIMD_MAP_BLOCK, nums, alone)) return;
   }
   unaryRange(op, x, o, n, p0, p1);
 }

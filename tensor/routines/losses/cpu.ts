@@ -12,6 +12,8 @@
 import type { TypedArray } from "../../backend.ts";
 import { arrayOf } from "../../cpu/storage.ts";
 import { type SimdKernel, simdKernel } from "../../cpu/simd.ts";
+import { registerRoutine } from "../registry.ts";
+import type { MseLossArgs, MseLossBackwardArgs } from "./args.ts";
 
 /** Float32 MSE losses and gradients of at least this many elements run in SIMD. */
 export const SIMD_MSE_MIN = 1024;
@@ -38,8 +40,6 @@ function mseBlock(simd: SimdKernel, x: TypedArray, t: TypedArray, at: number, le
   simd.f32.set(t.subarray(at, at + len), T);
   return T;
 }
-import { registerRoutine } from "../registry.ts";
-import type { MseLossArgs, MseLossBackwardArgs } from "./args.ts";
 
 function check(x: TypedArray, t: TypedArray, o: TypedArray, n: number, outN: number): void {
   if (x.length < n || t.length < n || o.length < outN) {

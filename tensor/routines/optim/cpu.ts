@@ -29,7 +29,7 @@ import {
   type SimdKernel,
   simdKernel,
 } from "../../cpu/simd.ts";
-import { cpuThreads, JOB_ADAM, parallel } from "../../cpu/pool.ts";
+import { chunkRange, JOB_ADAM, parallelRanges } from "../../cpu/pool.ts";
 
 /** Elements below which a float32 Adam update keeps its JavaScript loop. */
 export const SIMD_ADAM_MIN = 1024;
@@ -92,7 +92,7 @@ export function adamChunk(
   nums: ArrayLike<number>,
   ch: number,
 ): void {
-  const n = nums[0]!, per = nums[1]!, i0 = ch * per, i1 = Math.min(n, i0 + per);
+  const [i0, i1] = chunkRange(nums, ch);
   const all = arrays.map((a) => a!.subarray(i0, i1));
   const s = Array.from(nums).slice(3, 11) as unknown as AdamScalars;
   adamRange(all, ADAM_DECAYS[nums[2]!]!, s);
@@ -144,11 +144,10 @@ function adam(a: AdamStepArgs, arrayOf: ArrayOf): void {
   const f = l2 !== 0 ? l2 : decay;
   const s: AdamScalars = [b1, c1, b2, c2, stepSize, bc2Sqrt, eps, f];
   const all = [p!, g!, m!, v!];
-  if (cpuThreads() > 1 && n >= PARALLEL_ADAM) {
-    const per = Math.ceil(n / (4 * cpuThreads()) / ADAM_BLOCK) * ADAM_BLOCK;
-    const nums = [n, per, ADAM_DECAYS.indexOf(decayOf), ...s];
+  if (n >= PARALLEL_ADAM) {
     const alone = () => adamRange(all, decayOf, s);
-    if (parallel(JOB_ADAM, adamChunk, all, nums, Math.ceil(n / per), n, alone)) return;
+    const nums = [ADAM_DECAYS.indexOf(decayOf), ...s];
+    if (parallelRanges(JOB_ADAM, adamChunk, all, n, ADAM_BLOCK, nums, alone)) return;
   }
   adamRange(all, decayOf, s);
 }

@@ -36,7 +36,14 @@ import type {
   LstmStepBackwardArgs,
   Rows,
 } from "./args.ts";
-import { matmulKernel, pack, packedShape, PARALLEL_MACS, rowStrips } from "../../cpu/matmul.ts";
+import {
+  copyLines,
+  matmulKernel,
+  pack,
+  packedShape,
+  PARALLEL_MACS,
+  rowStrips,
+} from "../../cpu/matmul.ts";
 import { MR32, type SimdKernel, simdKernel } from "../../cpu/simd.ts";
 import { arrayOf as cpuArrayOf } from "../../cpu/storage.ts";
 import { registerRoutine } from "../registry.ts";
@@ -239,12 +246,7 @@ function rowsIn(
   width: number,
   rows: number,
 ): void {
-  if (stride === width) mem.set(src.subarray(off, off + rows * width), at);
-  else {
-    for (let r = 0, o = off; r < rows; r++, o += stride) {
-      mem.set(src.subarray(o, o + width), at + r * width);
-    }
-  }
+  copyLines(mem, at, width, src, off, stride, width, rows);
 }
 
 /** Copy `rows` rows of `width` at mem[at + r·memStride] to `off + r·stride` of dst. */
