@@ -6,6 +6,9 @@
  * @module
  */
 
+import assert from "node:assert/strict";
+import { poolReady, setCpuThreads } from "../tensor/cpu/pool.ts";
+
 /** An environment variable, or undefined without env permission. */
 export function env(name: string): string | undefined {
   try {
@@ -34,5 +37,19 @@ export async function hasTorch(): Promise<boolean> {
     return code === 0;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Start the CPU worker pool with two threads, whatever `WGRAD_CPU_THREADS`
+ * says, and fail unless it runs: the tests that must see jobs split need it
+ * (a 2-core CI machine has it).
+ */
+export async function assertPoolStarts(): Promise<void> {
+  const was = setCpuThreads(2);
+  try {
+    assert.ok(await poolReady(), "the worker pool did not start");
+  } finally {
+    setCpuThreads(was);
   }
 }

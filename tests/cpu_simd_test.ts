@@ -14,7 +14,8 @@ import { MR32, setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { adamStep, matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
-import { poolReady, setCpuThreads, setPoolBackoff, withCpuThreads } from "../tensor/cpu/pool.ts";
+import { setPoolBackoff, withCpuThreads } from "../tensor/cpu/pool.ts";
+import { assertPoolStarts } from "./_env.ts";
 import { SIMD_MAP_MIN, unaryKernel } from "../tensor/cpu/unary.ts";
 import { binaryKernel } from "../tensor/cpu/binary.ts";
 import { reduceKernel } from "../tensor/cpu/reduce.ts";
@@ -344,13 +345,7 @@ Deno.test("the CPU matmul's bias epilogue gives the bits of the product followed
   const shapes = [[5, 7, 9], [100, 64, 256], [13, 600, 17], [40, 30, 3000], [6, 0, 10]] as const;
   const layouts = [[1, 1, 0], [3, 1, 0]] as const;
   const cpu = new CpuBackend();
-  // the pool must run (the pooled case must split), whatever WGRAD_CPU_THREADS says
-  const threadsWas = setCpuThreads(2);
-  try {
-    assert.ok(await poolReady(), "the pool runs (the pooled case must split)");
-  } finally {
-    setCpuThreads(threadsWas);
-  }
+  await assertPoolStarts(); // the pooled case must split
   const was = setPoolBackoff(false); // every large job on the pool
   try {
     for (const { p, f64, a, b, what } of matmulCases(shapes, layouts)) {

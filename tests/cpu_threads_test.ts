@@ -22,13 +22,13 @@ import { fillRandom } from "../tensor/random.ts";
 import { PARALLEL_ROWS } from "../tensor/routines/rnn/cpu.ts";
 import {
   cpuThreads,
-  poolReady,
   poolStats,
   setCpuThreads,
   setPoolBackoff,
   withCpuThreads,
 } from "../tensor/cpu/pool.ts";
 import { adamStep, matmulCases, values } from "./_values.ts";
+import { assertPoolStarts } from "./_env.ts";
 import {
   gruStep,
   gruStepBackward,
@@ -49,16 +49,6 @@ function twoThreads(pooled: boolean, f: () => void): void {
   assert.equal(poolStats().jobs > before, pooled, pooled ? "expected a pool job" : "no pool job");
 }
 
-/** The pool must run for these tests (a 2-core CI machine has it). */
-async function ready(): Promise<void> {
-  const was = setCpuThreads(2);
-  try {
-    assert.ok(await poolReady(), "the worker pool did not start");
-  } finally {
-    setCpuThreads(was);
-  }
-}
-
 function same(got: TypedArray, want: TypedArray, what: string): void {
   assert.equal(got.length, want.length, what);
   for (let i = 0; i < got.length; i++) {
@@ -71,7 +61,7 @@ function same(got: TypedArray, want: TypedArray, what: string): void {
 const dataOf = (s: Storage) => (s as CpuStorage).data;
 
 Deno.test("matmul split across threads equals one thread bit for bit", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   const shapes = [
     [9, 100, 200], // m below two strips: one row chunk per batch, or split batches
@@ -101,7 +91,7 @@ Deno.test("matmul split across threads equals one thread bit for bit", async () 
 });
 
 Deno.test("random fills split across threads give the stream's bits", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   let pooledChunks = 0;
   // sizes around the threshold and not a multiple of a chunk; counters that carry into the
@@ -131,7 +121,7 @@ Deno.test("random fills split across threads give the stream's bits", async () =
 });
 
 Deno.test("Adam and AdamW updates split across threads equal one thread bit for bit", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   const n = PARALLEL_ADAM + 3 * 4096 + 5; // chunks of whole blocks and an odd tail
   const variants = (["float32", "float64"] as const).flatMap((d) =>
@@ -159,7 +149,7 @@ Deno.test("Adam and AdamW updates split across threads equal one thread bit for 
 });
 
 Deno.test("elementwise ops split across threads equal one thread bit for bit", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   const n = PARALLEL_ELEMENTWISE + 12_345;
   for (const dtype of ["float32", "float64"] as const) {
@@ -210,7 +200,7 @@ Deno.test("elementwise ops split across threads equal one thread bit for bit", a
 });
 
 Deno.test("small products stay on the calling thread", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   const m = 40, k = 40, n = 40; // 64k multiply-adds
   assert.ok(m * n * k < PARALLEL_MACS);
@@ -278,7 +268,7 @@ class Seqs {
 }
 
 Deno.test("fused recurrent steps split by batch rows equal one thread bit for bit", async () => {
-  await ready();
+  await assertPoolStarts();
   for (const dtype of ["float32", "float64"] as const) {
     for (const [B, H, pooled] of [[45, 48, true], [100, 64, true], [8, 64, false]] as const) {
       const T = 3, t = 1, G4 = 4 * H, G3 = 3 * H;
@@ -354,7 +344,7 @@ Deno.test("fused recurrent steps split by batch rows equal one thread bit for bi
 });
 
 Deno.test("a backward step whose next rows overlap its own stays on one thread", async () => {
-  await ready();
+  await assertPoolStarts();
   const B = 32, H = 32, G = 4 * H;
   const s = new Seqs("float32", B, 1), cpu = s.cpu;
   // dg rows are G apart and dgNext starts half a row later: the two sets overlap
@@ -377,7 +367,7 @@ Deno.test("a backward step whose next rows overlap its own stays on one thread",
 });
 
 Deno.test("storages live in the shared arena and its blocks are reused", async () => {
-  await ready();
+  await assertPoolStarts();
   const was = setCpuThreads(2);
   try {
     const cpu = new CpuBackend();
@@ -491,7 +481,7 @@ Deno.test("the default thread count is min(2, hardwareConcurrency)", () => {
 });
 
 Deno.test("the pool measures both ways: probes on one thread, then on the pool", async () => {
-  await ready();
+  await assertPoolStarts();
   const cpu = new CpuBackend();
   const m = 64, k = 128, n = 64;
   assert.ok(m * n * k >= PARALLEL_MACS);
