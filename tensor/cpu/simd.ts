@@ -182,16 +182,52 @@ function stripBody(size: 8 | 4, fma = false, rows = 4, pitch = 0): number[] {
  * ulps relative.
  */
 function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
-  // params: 0 ptr, 1 n; locals: 2 end (i32); 3 v, 4 x, 5 k, 6 r, 7 a, 8 e (v128)
-  const PTR = 0, N = 1, END_ = 2, V = 3, X = 4, K = 5, R = 6, A = 7, E = 8;
+  // params: 0 ptr, 1 n; locals: 2 end (i32); 3 v, 4–8 the activations' temporaries, 9… their
+  // constants (v128)
+  const PTR = 0, N = 1, END_ = 2, V = 3;
   const { code, e } = emitter();
-  // The loop's constants live in locals 9, 10, … set once before it (V8 materialises a
-  // v128.const at every use; a local stays in a register or one load away).
+  const act = activations(e, relaxed, 4, 9);
+  e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
+  // end = ptr + ((n + 3) >> 2) << 4: whole vectors
+  e(GET, PTR, GET, N, I32_CONST, 3, I32_ADD, I32_CONST, 2, I32_SHR_U, I32_CONST, 4, I32_SHL);
+  e(I32_ADD, SET, END_);
+  e(LOOP, VOID);
+  e(GET, PTR, V_LOAD, mem(0, 4), SET, V);
+  e(GET, PTR); // store address
+  act[kind](V);
+  e(V_STORE, mem(0, 4));
+  e(GET, PTR, I32_CONST, 16, I32_ADD, TEE, PTR, GET, END_, I32_LT_U, BR_IF, 0);
+  e(END, END);
+  e(END); // function
+  return funcBody(1, 6 + act.constants(), [...act.init(), ...code]);
+}
+
+/** Emitters of the float32 sigmoid and tanh of {@link activationBody} for any function body. */
+interface Activations {
+  /** Push sigmoid(local v), four lanes (v is not changed). */
+  sigmoid(v: number): void;
+  /** Push tanh(local v), four lanes (v is not changed). */
+  tanh(v: number): void;
+  /** How many v128 locals the constants take (from the `first` given). */
+  constants(): number;
+  /** The code that sets the constants' locals: put it before the body's code. */
+  init(): number[];
+}
+
+/**
+ * The activations of {@link activationBody} emitted through `e`, with five
+ * v128 temporaries at locals `tmp` … `tmp + 4` and the loop's constants in
+ * locals from `first` on (V8 materialises a v128.const at every use; a local
+ * stays in a register or one load away). Every caller emits the same
+ * instructions, so every caller computes the same bits.
+ */
+function activations(e: Emit, relaxed: boolean, tmp: number, first: number): Activations {
+  const X = tmp, K = tmp + 1, R = tmp + 2, A = tmp + 3, E = tmp + 4;
   const consts = new Map<string, number[]>();
   const hoist = (v: number[]): number[] => {
     const key = v.join();
     let get = consts.get(key);
-    if (!get) consts.set(key, get = [GET, 9 + consts.size]);
+    if (!get) consts.set(key, get = [GET, first + consts.size]);
     return get;
   };
   const kf32 = (x: number) => hoist(f32x4(x)), ki32 = (x: number) => hoist(i32x4(x));
@@ -215,40 +251,32 @@ function activationBody(kind: "sigmoid" | "tanh", relaxed: boolean): number[] {
     e(ki32(127), I32X4_ADD, I32_CONST, 23, I32X4_SHL);
     e(F32X4_MUL);
   };
-  e(BLOCK, VOID, GET, N, I32_EQZ, BR_IF, 0);
-  // end = ptr + ((n + 3) >> 2) << 4: whole vectors
-  e(GET, PTR, GET, N, I32_CONST, 3, I32_ADD, I32_CONST, 2, I32_SHR_U, I32_CONST, 4, I32_SHL);
-  e(I32_ADD, SET, END_);
-  e(LOOP, VOID);
-  e(GET, PTR, V_LOAD, mem(0, 4), SET, V);
-  e(GET, PTR); // store address
-  if (kind === "sigmoid") {
-    e(GET, V, F32X4_NEG, SET, X);
-    e(kf32(1));
-    exp();
-    e(kf32(1), F32X4_ADD, F32X4_DIV);
-  } else {
-    e(GET, V, F32X4_ABS, TEE, A, kf32(-2), F32X4_MUL, SET, X);
-    exp();
-    e(SET, E);
-    // small |x|: x + x·z·P(z), z = x²
-    e(GET, V, GET, V, F32X4_MUL, SET, X);
-    e(kf32(-5.70498872745e-3));
-    for (const c of [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]) {
-      e(GET, X, F32X4_MUL, kf32(c), F32X4_ADD);
-    }
-    e(GET, X, F32X4_MUL, GET, V, F32X4_MUL, GET, V, F32X4_ADD);
-    // large |x|: sign(x)·(1 − e) / (1 + e)
-    e(kf32(1), GET, E, F32X4_SUB, kf32(1), GET, E, F32X4_ADD, F32X4_DIV);
-    e(GET, V, ki32(-0x80000000), V_AND, V_OR);
-    e(GET, A, kf32(0.625), F32X4_LT, V_BITSELECT);
-  }
-  e(V_STORE, mem(0, 4));
-  e(GET, PTR, I32_CONST, 16, I32_ADD, TEE, PTR, GET, END_, I32_LT_U, BR_IF, 0);
-  e(END, END);
-  e(END); // function
-  const init = [...consts].flatMap(([key, [, at]]) => [...key.split(",").map(Number), SET, at!]);
-  return funcBody(1, 6 + consts.size, [...init, ...code]);
+  return {
+    sigmoid(v) {
+      e(GET, v, F32X4_NEG, SET, X);
+      e(kf32(1));
+      exp();
+      e(kf32(1), F32X4_ADD, F32X4_DIV);
+    },
+    tanh(v) {
+      e(GET, v, F32X4_ABS, TEE, A, kf32(-2), F32X4_MUL, SET, X);
+      exp();
+      e(SET, E);
+      // small |x|: x + x·z·P(z), z = x²
+      e(GET, v, GET, v, F32X4_MUL, SET, X);
+      e(kf32(-5.70498872745e-3));
+      for (const c of [2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1]) {
+        e(GET, X, F32X4_MUL, kf32(c), F32X4_ADD);
+      }
+      e(GET, X, F32X4_MUL, GET, v, F32X4_MUL, GET, v, F32X4_ADD);
+      // large |x|: sign(x)·(1 − e) / (1 + e)
+      e(kf32(1), GET, E, F32X4_SUB, kf32(1), GET, E, F32X4_ADD, F32X4_DIV);
+      e(GET, v, ki32(-0x80000000), V_AND, V_OR);
+      e(GET, A, kf32(0.625), F32X4_LT, V_BITSELECT);
+    },
+    constants: () => consts.size,
+    init: () => [...consts].flatMap(([key, [, at]]) => [...key.split(",").map(Number), SET, at!]),
+  };
 }
 
 /**
@@ -535,24 +563,109 @@ function store2(
 }
 
 /**
- * The body of `lstmCell(g, c, cn, n)`: for one row of n units with activated
- * gates i, f, g at g, g + n, g + 2n (float32s), cn[j] = f·c[j] + i·g in
- * float64, rounded once to float32: the same value the scalar kernel's
- * float64 arithmetic stores. Two lanes at a time (n even).
+ * Emitters over the byte offset in local `O`: `at(ptr, plus)` pushes local
+ * `ptr` (+ local `plus`) + O; `inner(from, to, step, body)` runs `body` for
+ * O = local `from` (0 when `from` < 0), + `step`, … below local `to`;
+ * `rows(count, next, body)` runs `body` local `count` times (none when 0),
+ * adding local `by` to local `ptr` for each `[ptr, by]` of `next` after each.
  */
-function lstmCellBody(): number[] {
-  // params 0 g, 1 c, 2 cn, 3 n; locals 4 o, 5 end (= hb), 6 hb2
-  const G = 0, C = 1, CN = 2, O = 4, HB = 5, HB2 = 6;
-  return loopBody(4, 8, 0, 0, (e) => {
-    store2(e, CN, O, -1, () => {
-      load2(e, G, O, HB);
-      load2(e, C, O);
-      e(F64X2_MUL);
-      load2(e, G, O);
-      load2(e, G, O, HB2);
-      e(F64X2_MUL, F64X2_ADD);
+function rowCode(e: Emit, O: number): {
+  at(ptr: number, plus?: number): void;
+  inner(from: number, to: number, step: number, body: () => void): void;
+  rows(count: number, next: readonly (readonly [number, number])[], body: () => void): void;
+} {
+  return {
+    rows(count, next, body) {
+      e(BLOCK, VOID, GET, count, I32_EQZ, BR_IF, 0);
+      e(LOOP, VOID);
+      body();
+      for (const [ptr, by] of next) e(GET, ptr, GET, by, I32_ADD, SET, ptr);
+      e(GET, count, I32_CONST, 1, I32_SUB, TEE, count, BR_IF, 0);
+      e(END, END);
+    },
+    at(ptr, plus = -1) {
+      e(GET, ptr);
+      if (plus >= 0) e(GET, plus, I32_ADD);
+      e(GET, O, I32_ADD);
+    },
+    inner(from, to, step, body) {
+      if (from < 0) e(I32_CONST, 0, SET, O);
+      else e(GET, from, SET, O);
+      e(LOOP, VOID);
+      body();
+      e(GET, O, I32_CONST, step, I32_ADD, TEE, O, GET, to, I32_LT_U, BR_IF, 0);
+      e(END);
+    },
+  };
+}
+
+/**
+ * The body of `lstmRows(c, x, cp, cn, ht, rows, n)`: the whole LSTM forward
+ * step after the product for `rows` rows of n units (n a multiple of 4), four
+ * lanes at a time, each value computed as the separate passes compute it (so
+ * the same bits): the pre-activations c (rows of 4n: the product) += x (rows
+ * of 4n), then in place sigmoid on the i and f blocks, tanh on g and sigmoid
+ * on o ({@link activations}); c_t = f·c_{t−1} + i·g in float64 rounded once
+ * (the scalar kernel's float64 value) into cn from c_{t−1} at cp (rows of n);
+ * and h_t = o·tanh(c_t) in float32 into ht (rows of n).
+ */
+function lstmRowsBody(relaxed: boolean): number[] {
+  // params 0 c, 1 x, 2 cp, 3 cn, 4 ht, 5 rows, 6 n; locals 7 o, 8 hb (= 4n bytes), 9 hb2,
+  // 10 hb3, 11 the bytes of a row of c (i32); 12 v, 13–17 the activations' temporaries, 18 c_t,
+  // 19 its low half, 20… constants (v128)
+  const C = 0, X = 1, CP = 2, CN = 3, HT = 4, ROWS = 5, N = 6, O = 7, HB = 8, HB2 = 9, HB3 = 10;
+  const ROW = 11, V = 12, VC = 18, VLO = 19;
+  const { code, e } = emitter();
+  const act = activations(e, relaxed, 13, 20);
+  const { at, inner, rows } = rowCode(e, O);
+  /** Push two float32s at `ptr` (+ `plus`) + O + `half` widened to float64 lanes. */
+  const two = (ptr: number, plus: number, half: number) => {
+    at(ptr, plus);
+    e(V_LOAD64_ZERO, mem(half, 3), F64X2_PROMOTE_LOW_F32X4);
+  };
+  e(GET, N, I32_CONST, 2, I32_SHL, SET, HB);
+  e(GET, HB, I32_CONST, 2, I32_MUL, SET, HB2);
+  e(GET, HB, I32_CONST, 3, I32_MUL, SET, HB3);
+  e(GET, HB, I32_CONST, 4, I32_MUL, SET, ROW);
+  /** The gates from byte `from` to `to` of the row: c + x, activated in place. */
+  const gates = (from: number, to: number, kind: "sigmoid" | "tanh") =>
+    inner(from, to, 16, () => {
+      at(C); // store address
+      at(C);
+      e(V_LOAD, mem(0, 4));
+      at(X);
+      e(V_LOAD, mem(0, 4), F32X4_ADD, SET, V);
+      act[kind](V);
+      e(V_STORE, mem(0, 4));
     });
-  }, 2);
+  const next = [[C, ROW], [X, ROW], [CP, HB], [CN, HB], [HT, HB]] as const;
+  rows(ROWS, next, () => {
+    gates(-1, HB2, "sigmoid"); // i, f
+    gates(HB2, HB3, "tanh"); // g
+    gates(HB3, ROW, "sigmoid"); // o
+    inner(-1, HB, 16, () => {
+      for (const half of [0, 8]) {
+        // f·c_{t−1} + i·g in float64, rounded once
+        two(C, HB, half);
+        two(CP, -1, half);
+        e(F64X2_MUL);
+        two(C, -1, half);
+        two(C, HB2, half);
+        e(F64X2_MUL, F64X2_ADD, F32X4_DEMOTE_F64X2_ZERO);
+        if (half === 0) e(SET, VLO);
+      }
+      e(SET, VC, GET, VLO, GET, VC, shuffle32([0, 1, 4, 5]), SET, VC);
+      at(CN);
+      e(GET, VC, V_STORE, mem(0, 4));
+      at(HT);
+      at(C, HB3);
+      e(V_LOAD, mem(0, 4));
+      act.tanh(VC);
+      e(F32X4_MUL, V_STORE, mem(0, 4));
+    });
+  });
+  e(END); // function
+  return funcBody(5, 8 + act.constants(), [...act.init(), ...code]);
 }
 
 /**
@@ -594,62 +707,79 @@ function lstmCellBackBody(): number[] {
 }
 
 /**
- * The body of `gruPre(x, p, b, dst, n)`: dst[j] = x[j] + p[j] + b[j] in
- * float64 (added left to right), rounded once to float32, two lanes at a
- * time (n even): the GRU's r and z pre-activations as the scalar kernel
- * computes them.
+ * The body of `gruRows(q, x, b, s, hp, ht, rows, n)`: the whole GRU forward
+ * step after the product for `rows` rows of n units (n a multiple of 4), each
+ * value computed as the separate passes compute it (so the same bits): with
+ * the product W_hh·h at q (rows of 3n rounded up to 8), x (rows of 3n) and
+ * b_hh at b, the saved rows s (4n: r, z, n, hn) get r, z = sigmoid(x + q + b)
+ * and n = tanh(x + r·(q + b)) (pre-activations in float64 rounded once, the
+ * scalar kernel's values) and hn = q + b (float32); h_t = (1 − z)·n + z·h_{t−1}
+ * (float64 rounded once; h_{t−1} at hp, rows of n) into ht (rows of n).
  */
-function gruPreBody(): number[] {
-  // params 0 x, 1 p, 2 b, 3 dst, 4 n; locals 5 o, 6 end
-  const O = 5;
-  return loopBody(5, 8, 0, 0, (e) => {
-    store2(e, 3, O, -1, () => {
-      load2(e, 0, O);
-      load2(e, 1, O);
-      e(F64X2_ADD);
-      load2(e, 2, O);
-      e(F64X2_ADD);
+function gruRowsBody(relaxed: boolean): number[] {
+  // params 0 q, 1 x, 2 b, 3 s, 4 hp, 5 ht, 6 rows, 7 n; locals 8 o, 9 hb (= 4n bytes), 10 hb2,
+  // 11 hb3, 12 the bytes of a row of q, 13 of s (i32); 14 v, 15–19 the activations'
+  // temporaries, 20 z, 21… constants (v128)
+  const Q = 0, X = 1, B = 2, S = 3, HP = 4, HT = 5, ROWS = 6, N = 7, O = 8, HB = 9, HB2 = 10;
+  const HB3 = 11, QROW = 12, SROW = 13, V = 14, Z = 20;
+  const { code, e } = emitter();
+  const act = activations(e, relaxed, 15, 21);
+  const { at, inner, rows } = rowCode(e, O);
+  /** In place over the bytes from local `from` to `to` of the row of s. */
+  const activate = (from: number, to: number, kind: "sigmoid" | "tanh") =>
+    inner(from, to, 16, () => {
+      at(S); // store address
+      at(S);
+      e(V_LOAD, mem(0, 4), SET, V);
+      act[kind](V);
+      e(V_STORE, mem(0, 4));
     });
-  });
-}
-
-/**
- * The body of `gruN(x, r, p, b, dst, n)`: dst[j] = x[j] + r[j]·(p[j] + b[j])
- * in float64, rounded once to float32 (the GRU's n pre-activation), two lanes
- * at a time (n even).
- */
-function gruNBody(): number[] {
-  // params 0 x, 1 r, 2 p, 3 b, 4 dst, 5 n; locals 6 o, 7 end
-  const O = 6;
-  return loopBody(6, 8, 0, 0, (e) => {
-    store2(e, 4, O, -1, () => {
-      load2(e, 0, O);
-      load2(e, 1, O);
-      load2(e, 2, O);
-      load2(e, 3, O);
-      e(F64X2_ADD, F64X2_MUL, F64X2_ADD);
+  e(GET, N, I32_CONST, 2, I32_SHL, SET, HB);
+  e(GET, HB, I32_CONST, 2, I32_MUL, SET, HB2);
+  e(GET, HB, I32_CONST, 3, I32_MUL, SET, HB3);
+  e(GET, HB, I32_CONST, 4, I32_MUL, SET, SROW);
+  // q rows: 3n float32s rounded up to 8, ((3n + 7) >> 3) << 5 bytes
+  e(GET, N, I32_CONST, 3, I32_MUL, I32_CONST, 7, I32_ADD, I32_CONST, 3, I32_SHR_U);
+  e(I32_CONST, 5, I32_SHL, SET, QROW);
+  const next = [[Q, QROW], [X, HB3], [S, SROW], [HP, HB], [HT, HB]] as const;
+  rows(ROWS, next, () => {
+    inner(-1, HB2, 8, () =>
+      store2(e, S, O, -1, () => { // r, z pre-activations: (x + q) + b
+        load2(e, X, O);
+        load2(e, Q, O);
+        e(F64X2_ADD);
+        load2(e, B, O);
+        e(F64X2_ADD);
+      }));
+    activate(-1, HB2, "sigmoid");
+    inner(-1, HB, 8, () =>
+      store2(e, S, O, HB2, () => { // n's pre-activation: x + r·(q + b)
+        load2(e, X, O, HB2);
+        load2(e, S, O);
+        load2(e, Q, O, HB2);
+        load2(e, B, O, HB2);
+        e(F64X2_ADD, F64X2_MUL, F64X2_ADD);
+      }));
+    activate(HB2, HB3, "tanh");
+    inner(-1, HB, 16, () => { // hn = q + b in float32
+      at(S, HB3);
+      at(Q, HB2);
+      e(V_LOAD, mem(0, 4));
+      at(B, HB2);
+      e(V_LOAD, mem(0, 4), F32X4_ADD, V_STORE, mem(0, 4));
     });
+    inner(-1, HB, 8, () =>
+      store2(e, HT, O, -1, () => { // h_t = (1 − z)·n + z·h_{t−1}
+        load2(e, S, O, HB);
+        e(SET, Z, one, GET, Z, F64X2_SUB);
+        load2(e, S, O, HB2);
+        e(F64X2_MUL, GET, Z);
+        load2(e, HP, O);
+        e(F64X2_MUL, F64X2_ADD);
+      }));
   });
-}
-
-/**
- * The body of `gruH(z, nn, h, dst, n)`: dst[j] = (1 − z[j])·nn[j] + z[j]·h[j]
- * in float64, rounded once to float32 (the GRU's new hidden state), two
- * lanes at a time (n even).
- */
-function gruHBody(): number[] {
-  // params 0 z, 1 nn, 2 h, 3 dst, 4 n; locals 5 o, 6 end; 7 z (v128)
-  const O = 5, Z = 7;
-  return loopBody(5, 8, 0, 1, (e) => {
-    store2(e, 3, O, -1, () => {
-      load2(e, 0, O);
-      e(SET, Z, one, GET, Z, F64X2_SUB);
-      load2(e, 1, O);
-      e(F64X2_MUL, GET, Z);
-      load2(e, 2, O);
-      e(F64X2_MUL, F64X2_ADD);
-    });
-  });
+  e(END); // function
+  return funcBody(6, 7 + act.constants(), [...act.init(), ...code]);
 }
 
 /**
@@ -821,7 +951,8 @@ function moduleBytes(fma: boolean): Uint8Array {
       3,
       binary32Body(code),
     ]),
-    ["lstmCell", 3, lstmCellBody()],
+    ["lstmRows", STRIP_TYPE, lstmRowsBody(fma)],
+    ["gruRows", 4, gruRowsBody(fma)],
     ["colSum", 3, colSumBody(1)],
     ["mseSum", 3, mseSumBody()],
     ["mseGrad", 5, mseGradBody()],
@@ -829,9 +960,6 @@ function moduleBytes(fma: boolean): Uint8Array {
     ["packN8", 5, packN8Body()],
     ["colSum4", 3, colSumBody(4)],
     ["lstmCellBack", 4, lstmCellBackBody()],
-    ["gruPre", 5, gruPreBody()],
-    ["gruN", 0, gruNBody()],
-    ["gruH", 5, gruHBody()],
     ["gruCellBack", 4, gruCellBackBody()],
     ...ADAM_DECAYS.map((d): [string, number, number[]] => [
       `adam32_${d}`,
@@ -922,23 +1050,40 @@ export interface SimdKernel {
   sigmoid32(off: number, n: number): void;
   /** tanh in place, as {@link SimdKernel.sigmoid32}. */
   tanh32(off: number, n: number): void;
-  /** dst[i] = a[i] + b[i] for n float32s (element offsets; n rounded up to a multiple of 4). */
-  add32(dst: number, a: number, b: number, n: number): void;
-  /** dst[i] = a[i] · b[i] for n float32s (as {@link SimdKernel.add32}). */
-  mul32(dst: number, a: number, b: number, n: number): void;
   /**
-   * dst[i] = a[i] op b[i] for n float32s (as {@link SimdKernel.add32}):
+   * dst[i] = a[i] op b[i] for n float32s (element offsets; n rounded up to a multiple of 4):
    * float32 +, −, ·, ÷ give the bits of a JavaScript loop over Float32Arrays
    * (float64 arithmetic rounded once to float32: double rounding is harmless
    * for these four).
    */
   binary32(op: SimdBinary, dst: number, a: number, b: number, n: number): void;
   /**
-   * One row of an LSTM cell update: with activated gates i, f, g at element
-   * offsets `g`, `g + n`, `g + 2n`, `cn[j] = f·c[j] + i·g` computed in
-   * float64 and rounded once (the scalar kernel's value). n must be even.
+   * The LSTM forward step after its product, for `rows` rows of n units (n a
+   * multiple of 4; element offsets): pre-activations `c` (rows of 4n) += `x`
+   * (rows of 4n), activated in place (sigmoid i, f, o; tanh g); c_t into `cn`
+   * from c_{t−1} at `cp` (f·c + i·g in float64 rounded once, the scalar
+   * kernel's value); h_t = o·tanh(c_t) into `ht` (rows of n). The bits of the
+   * separate float32 add, sigmoid32 / tanh32, cell update and product.
    */
-  lstmCell(g: number, c: number, cn: number, n: number): void;
+  lstmRows(c: number, x: number, cp: number, cn: number, ht: number, rows: number, n: number): void;
+  /**
+   * The GRU forward step after its product, for `rows` rows of n units (n a
+   * multiple of 4; element offsets): from W_hh·h at `q` (rows of 3n rounded
+   * up to 8), x at `x` (rows of 3n), b_hh at `b` and h_{t−1} at `hp` (rows of
+   * n), the saved rows at `sv` (4n: r, z, n, hn) and h_t at `ht` (rows of n).
+   * Pre-activations and h_t in float64 rounded once (the scalar kernel's
+   * values), the activations those of sigmoid32 / tanh32.
+   */
+  gruRows(
+    q: number,
+    x: number,
+    b: number,
+    sv: number,
+    hp: number,
+    ht: number,
+    rows: number,
+    n: number,
+  ): void;
   /**
    * Column sums: `f64[acc + j] += f32[x + r·n + j]` for rows r < `rows` in
    * order and j < n, as a float64 loop adds them (bit for bit). acc is in
@@ -989,15 +1134,6 @@ export interface SimdKernel {
     dg: number,
     n: number,
   ): void;
-  /**
-   * dst[j] = x[j] + p[j] + b[j] for n float32s, in float64 rounded once (the
-   * GRU's r and z pre-activations as the scalar kernel computes them). n even.
-   */
-  gruPre(x: number, p: number, b: number, dst: number, n: number): void;
-  /** dst[j] = x[j] + r[j]·(p[j] + b[j]), in float64 rounded once (the GRU's n pre-activation). */
-  gruN(x: number, r: number, p: number, b: number, dst: number, n: number): void;
-  /** dst[j] = (1 − z[j])·nn[j] + z[j]·h[j], in float64 rounded once (the GRU's h_t). */
-  gruH(z: number, nn: number, h: number, dst: number, n: number): void;
   /**
    * One row of the GRU backward step, in float64 with one rounding per result
    * (the scalar kernel's values): from dL/dh (`dh`, plus `dhz` and the
@@ -1152,20 +1288,19 @@ export function simdKernel(): SimdKernel | null {
     type Act = (ptr: number, n: number) => void;
     const sigmoid32 = inst.exports.sigmoid32 as Act, tanh32 = inst.exports.tanh32 as Act;
     type Fn = (...p: number[]) => void;
-    const add32 = inst.exports.add32 as Fn, mul32 = inst.exports.mul32 as Fn;
     const adam = Object.fromEntries(
       ADAM_DECAYS.map((d) => [d, inst.exports[`adam32_${d}`] as Fn]),
     ) as Record<AdamDecay, Fn>;
     const binary = Object.fromEntries(
       Object.keys(BINARY32).map((op) => [op, inst.exports[`${op}32`] as Fn]),
     ) as Record<SimdBinary, Fn>;
-    const gruPre = inst.exports.gruPre as Fn, gruN = inst.exports.gruN as Fn;
-    const gruH = inst.exports.gruH as Fn, gruCellBack = inst.exports.gruCellBack as Fn;
-    const lstmCell = inst.exports.lstmCell as (g: number, c: number, d: number, n: number) => void;
+    const gruCellBack = inst.exports.gruCellBack as Fn;
     const colSum = inst.exports.colSum as Fn, colSum4 = inst.exports.colSum4 as Fn;
     const packT8 = inst.exports.packT8 as Fn, packN8 = inst.exports.packN8 as Fn;
     const mseSum = inst.exports.mseSum as Fn, mseGrad = inst.exports.mseGrad as Fn;
     const lstmCellBack = inst.exports.lstmCellBack as (...p: number[]) => void;
+    const lstmRows = inst.exports.lstmRows as Fn;
+    const gruRows = inst.exports.gruRows as Fn;
     const maps = Object.fromEntries(
       Object.keys(MAPS).map((op) => [op, inst.exports[`map_${op}`] as Fn]),
     ) as Record<SimdMap, Fn>;
@@ -1189,9 +1324,10 @@ export function simdKernel(): SimdKernel | null {
       },
       sigmoid32: (off, n) => sigmoid32(off * 4, n),
       tanh32: (off, n) => tanh32(off * 4, n),
-      add32: (d, a, b, n) => add32(d * 4, a * 4, b * 4, n),
-      mul32: (d, a, b, n) => mul32(d * 4, a * 4, b * 4, n),
-      lstmCell: (g, c, cn, n) => lstmCell(g * 4, c * 4, cn * 4, n),
+      lstmRows: (c, x, cp, cn, ht, rows, n) =>
+        lstmRows(c * 4, x * 4, cp * 4, cn * 4, ht * 4, rows, n),
+      gruRows: (q, x, b, sv, hp, ht, rows, n) =>
+        gruRows(q * 4, x * 4, b * 4, sv * 4, hp * 4, ht * 4, rows, n),
       mseSum: (x, t, n, acc) => mseSum(x * 4, t * 4, n, acc * 8),
       mseGrad: (x, t, o, n, g) => mseGrad(x * 4, t * 4, o * 4, n, g * 4),
       packT8: (d, src, lines, kk, pitch) => packT8(d * 4, src * 4, lines, kk, pitch),
@@ -1203,9 +1339,6 @@ export function simdKernel(): SimdKernel | null {
       },
       lstmCellBack: (dh, rec, g, tc, cp, dc, dg, n) =>
         lstmCellBack(dh * 4, rec * 4, g * 4, tc * 4, cp * 4, dc * 4, dg * 4, n),
-      gruPre: (x, p, b, d, n) => gruPre(x * 4, p * 4, b * 4, d * 4, n),
-      gruN: (x, r, p, b, d, n) => gruN(x * 4, r * 4, p * 4, b * 4, d * 4, n),
-      gruH: (z, nn, h, d, n) => gruH(z * 4, nn * 4, h * 4, d * 4, n),
       gruCellBack: (dh, dhz, rec, sv, hp, dgx, dgh, n) =>
         gruCellBack(dh * 4, dhz * 4, rec * 4, sv * 4, hp * 4, dgx * 4, dgh * 4, n),
       map32: (op, off, n, p0, p1) => maps[op](off * 4, n, p0, p1),

@@ -321,10 +321,10 @@ type FusedChunk = (
 
 /**
  * {@link lstmChunk} for float32 storage in the SIMD kernel's memory: the
- * product, x added, the gate functions in place, the cell update and
- * h = o·tanh(c) as whole-row SIMD calls, the rows copied in and out once.
- * Same bits as the staged path (the cell update in float64 lanes, rounded
- * once).
+ * product, then one `lstmRows` call over the chunk's rows (x added, the gate
+ * functions in place, the cell update and h = o·tanh(c)), the rows copied in
+ * and out once. Same bits as the staged path (the cell update in float64
+ * lanes, rounded once).
  */
 const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   const [x, h, c, w, hOut, cOut] = arrays as TypedArray[];
@@ -340,18 +340,10 @@ const lstmChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   fusedProduct(simd, h, hOff + b0 * hS, hS, R, H, w, G, true, nums[15]!, C, A);
   const mem = simd.f32;
   rowsIn(mem, X, x, xOff + b0 * xS, xS, G, R);
-  simd.add32(C, C, X, R * G);
-  for (let r = 0, q = C; r < R; r++, q += G) {
-    simd.sigmoid32(q, 2 * H);
-    simd.tanh32(q + 2 * H, H);
-    simd.sigmoid32(q + 3 * H, H);
-  }
-  if (gates) rowsOut(gates, gOff + b0 * gS, gS, mem, C, G, G, R);
   rowsIn(mem, CP, c, cOff + b0 * cS, cS, H, R);
-  for (let r = 0; r < R; r++) simd.lstmCell(C + r * G, CP + r * H, CN + r * H, H);
+  simd.lstmRows(C, X, CP, CN, HT, R, H);
+  if (gates) rowsOut(gates, gOff + b0 * gS, gS, mem, C, G, G, R);
   rowsOut(cOut, coOff + b0 * coS, coS, mem, CN, H, H, R);
-  simd.tanh32(CN, R * H);
-  for (let r = 0; r < R; r++) simd.mul32(HT + r * H, C + r * G + 3 * H, CN + r * H, H);
   rowsOut(hOut, hoOff + b0 * hoS, hoS, mem, HT, H, H, R);
 };
 
@@ -405,15 +397,7 @@ const gruChunkFused: FusedChunk = (simd, arrays, nums, b0, b1) => {
   rowsIn(mem, X, x, xOff + b0 * xS, xS, G, R);
   mem.set(bias.subarray(0, G), BI);
   rowsIn(mem, HP, h, hOff + b0 * hS, hS, H, R);
-  for (let r = 0; r < R; r++) {
-    const q = C + r * N, xr = X + r * G, sv = SV + r * 4 * H;
-    simd.gruPre(xr, q, BI, sv, 2 * H);
-    simd.sigmoid32(sv, 2 * H);
-    simd.gruN(xr + 2 * H, sv, q + 2 * H, BI + 2 * H, sv + 2 * H, H);
-    simd.tanh32(sv + 2 * H, H);
-    simd.add32(sv + 3 * H, q + 2 * H, BI + 2 * H, H);
-    simd.gruH(sv + H, sv + 2 * H, HP + r * H, HT + r * H, H);
-  }
+  simd.gruRows(C, X, BI, SV, HP, HT, R, H);
   rowsOut(hOut, hoOff + b0 * hoS, hoS, mem, HT, H, H, R);
   if (saved) rowsOut(saved, sOff + b0 * sS, sS, mem, SV, 4 * H, 4 * H, R);
 };
