@@ -83,194 +83,224 @@ const TWO_POW_M24 = 1 / 16777216;
 
 /** Elements per call of the WebAssembly Philox (8 bytes of words each). */
 const WASM_CHUNK = 16384;
+/** Byte offset of the WebAssembly Philox's uniform values: past the words (and 7 more elements'). */
+const VALUES = (WASM_CHUNK + 8) * 8;
 
 /**
  * Bytes of a WebAssembly module exporting memory `m` and
- * `f(k0, k1, c0, c1, n, ptr)`: for n consecutive counters from (c0, c1) it
- * stores words 0 and 1 of Philox4x32-10 (64-bit products via `i64.mul`) at
- * `ptr`, 8 bytes per element.
+ * `f(k0, k1, c0, c1, n, ptr)`: for the n consecutive counters (c0 + i, c1),
+ * i < n, it stores words 0 and 1 of Philox4x32-10 at `ptr`, 8 bytes per
+ * element. c0 + n must not pass 2^32 (the caller splits a fill there). The
+ * counters run at once in the lanes of 128-bit SIMD, two groups of four
+ * interleaved (the 64-bit products from `i64x2.extmul_*_i32x4_u`: the words
+ * of {@link philox4x32}); n is rounded up to a multiple of 8, so up to 7 more
+ * elements' words are written past the n.
  */
 function philoxModule(): Uint8Array {
-  const GET = 0x20, SET = 0x21, I32C = 0x41, I64C = 0x42;
-  const XOR = 0x73, ADD = 0x6a, SUB = 0x6b, EXT_U = 0xad, MUL64 = 0x7e, SHR64 = 0x88;
-  const WRAP = 0xa7;
-  // params 0 k0, 1 k1, 2 c0, 3 c1, 4 n, 5 ptr; locals 6 i, 7-10 x0..x3,
-  // 11 key0, 12 key1, 13 r (i32), 14 p0, 15 p1 (i64)
-  const mulhiLo = (x: number, m: number, p: number) => [
-    GET,
-    x,
-    EXT_U,
-    I64C,
-    ...sleb(m),
-    MUL64,
-    SET,
-    p,
-  ];
+  const GET = 0x20, SET = 0x21, TEE = 0x22, I32C = 0x41, SIMD = 0xfd;
+  const ADD = 0x6a, SUB = 0x6b, SHL = 0x74, SHR_U = 0x76, LT_U = 0x49, EQZ = 0x45;
+  const SPLAT = [SIMD, 0x11], V_ADD = [SIMD, 0xae, 0x01], V_XOR = [SIMD, 0x51];
+  const EXTMUL_LO = [SIMD, 0xde, 0x01], EXTMUL_HI = [SIMD, 0xdf, 0x01];
+  const store = (offset: number) => [SIMD, 0x0b, 4, ...uleb(offset)];
+  const lanes = (
+    v: readonly number[],
+  ) => [SIMD, 0x0c, ...new Uint8Array(new Uint32Array(v).buffer)];
+  const splat4 = (x: number) => lanes([x, x, x, x]);
+  /** i8x16.shuffle of two vectors by 32-bit lanes (0–3 the first, 4–7 the second). */
+  const shuffle = (
+    l: readonly number[],
+  ) => [SIMD, 0x0d, ...l.flatMap((f) => [0, 1, 2, 3].map((b) => 4 * f + b))];
+  // params 0 k0, 1 k1, 2 c0, 3 c1, 4 n, 5 ptr; locals 6 r, 7 end (i32); v128: 8 key0, 9 key1,
+  // 10 the counters c0 + i of the first group's lanes, 11 M0, 12 M1, 13 W0, 14 W1, then per
+  // group of four elements x0..x3 and the two products' halves p, q
+  const R = 6, END = 7, K0 = 8, K1 = 9, CTR = 10, M0 = 11, M1 = 12, W0 = 13, W1 = 14;
+  const GROUPS = 2, G0 = 15, PER = 6;
+  const x = (g: number, w: number) => G0 + g * PER + w;
+  const P = (g: number) => G0 + g * PER + 4, Q = (g: number) => G0 + g * PER + 5;
+  // one round of each group: the groups' dependency chains interleave
+  const round: number[] = [];
+  for (let g = 0; g < GROUPS; g++) {
+    const [x0, x1, x2, x3] = [0, 1, 2, 3].map((w) => x(g, w)) as [number, number, number, number];
+    // x0 · M0 and x2 · M1 as 64-bit lanes (p: elements 0, 1; q: 2, 3)
+    round.push(
+      GET,
+      x0,
+      GET,
+      M0,
+      ...EXTMUL_LO,
+      SET,
+      P(g),
+      GET,
+      x0,
+      GET,
+      M0,
+      ...EXTMUL_HI,
+      SET,
+      Q(g),
+    );
+    // x3 = lo0 goes last: x2 = hi0 ^ x3 ^ key1 needs the old x3 (kept on the stack)
+    round.push(
+      GET,
+      P(g),
+      GET,
+      Q(g),
+      ...shuffle([1, 3, 5, 7]),
+      GET,
+      x3,
+      ...V_XOR,
+      GET,
+      K1,
+      ...V_XOR,
+    );
+    round.push(GET, P(g), GET, Q(g), ...shuffle([0, 2, 4, 6]), SET, x3);
+    round.push(
+      GET,
+      x2,
+      GET,
+      M1,
+      ...EXTMUL_LO,
+      SET,
+      P(g),
+      GET,
+      x2,
+      GET,
+      M1,
+      ...EXTMUL_HI,
+      SET,
+      Q(g),
+    );
+    round.push(SET, x2); // x2 = hi0 ^ x3 ^ key1
+    // x0 = hi1 ^ x1 ^ key0, x1 = lo1
+    round.push(
+      GET,
+      P(g),
+      GET,
+      Q(g),
+      ...shuffle([1, 3, 5, 7]),
+      GET,
+      x1,
+      ...V_XOR,
+      GET,
+      K0,
+      ...V_XOR,
+    );
+    round.push(SET, x0, GET, P(g), GET, Q(g), ...shuffle([0, 2, 4, 6]), SET, x1);
+  }
+  round.push(GET, K0, GET, W0, ...V_ADD, SET, K0, GET, K1, GET, W1, ...V_ADD, SET, K1);
+  const start: number[] = [];
+  for (let g = 0; g < GROUPS; g++) {
+    start.push(GET, CTR, ...splat4(4 * g), ...V_ADD, SET, x(g, 0), GET, 3, ...SPLAT, SET, x(g, 1));
+    start.push(...splat4(0), SET, x(g, 2), ...splat4(0), SET, x(g, 3));
+  }
+  const out: number[] = [];
+  for (let g = 0; g < GROUPS; g++) {
+    // words 0 and 1 of the group's four elements, interleaved
+    out.push(GET, 5, GET, x(g, 0), GET, x(g, 1), ...shuffle([0, 4, 1, 5]), ...store(32 * g));
+    out.push(GET, 5, GET, x(g, 0), GET, x(g, 1), ...shuffle([2, 6, 3, 7]), ...store(32 * g + 16));
+  }
   const code = [
-    0x02,
-    0x40,
+    ...[...splat4(PHILOX_M0), SET, M0, ...splat4(PHILOX_M1), SET, M1],
+    ...[...splat4(PHILOX_W0), SET, W0, ...splat4(PHILOX_W1), SET, W1],
+    ...[GET, 2, ...SPLAT, ...lanes([0, 1, 2, 3]), ...V_ADD, SET, CTR],
+    ...[0x02, 0x40, GET, 4, EQZ, 0x0d, 0], // block; br_if n == 0
+    // end = ptr + ((n + 7) >> 3) << 6: whole pairs of groups
+    ...[GET, 5, GET, 4, I32C, 7, ADD, I32C, 3, SHR_U, I32C, 6, SHL, ADD, SET, END],
     0x03,
-    0x40, // block, loop (elements)
-    GET,
-    2,
-    SET,
-    7,
-    GET,
-    3,
-    SET,
-    8,
-    I32C,
-    0,
-    SET,
-    9,
-    I32C,
-    0,
-    SET,
-    10,
-    GET,
-    0,
-    SET,
-    11,
-    GET,
-    1,
-    SET,
-    12,
-    I32C,
-    ...sleb(PHILOX_ROUNDS),
-    SET,
-    13,
+    0x40, // loop (pairs of groups)
+    ...start,
+    ...[GET, 0, ...SPLAT, SET, K0, GET, 1, ...SPLAT, SET, K1],
+    ...[I32C, ...sleb(PHILOX_ROUNDS), SET, R],
     0x03,
     0x40, // loop (rounds)
-    ...mulhiLo(7, PHILOX_M0, 14),
-    ...mulhiLo(9, PHILOX_M1, 15),
-    GET,
-    15,
-    I64C,
-    32,
-    SHR64,
-    WRAP,
-    GET,
-    8,
-    XOR,
-    GET,
-    11,
-    XOR,
-    SET,
-    7,
-    GET,
-    15,
-    WRAP,
-    SET,
-    8,
-    GET,
-    14,
-    I64C,
-    32,
-    SHR64,
-    WRAP,
-    GET,
-    10,
-    XOR,
-    GET,
-    12,
-    XOR,
-    SET,
-    9,
-    GET,
-    14,
-    WRAP,
-    SET,
-    10,
-    GET,
-    11,
-    I32C,
-    ...sleb(PHILOX_W0 | 0),
-    ADD,
-    SET,
-    11,
-    GET,
-    12,
-    I32C,
-    ...sleb(PHILOX_W1 | 0),
-    ADD,
-    SET,
-    12,
-    GET,
-    13,
-    I32C,
-    1,
-    SUB,
-    0x22,
-    13,
-    0x0d,
-    0, // tee r, br_if rounds
+    ...round,
+    ...[GET, R, I32C, 1, SUB, TEE, R, 0x0d, 0],
     0x0b,
-    GET,
-    5,
-    GET,
-    7,
-    0x36,
-    2,
-    0, // i32.store
-    GET,
-    5,
-    GET,
-    8,
-    0x36,
-    2,
-    4,
-    GET,
-    5,
-    I32C,
-    8,
-    ADD,
-    SET,
-    5,
-    GET,
-    2,
-    I32C,
-    1,
-    ADD,
-    0x22,
-    2,
-    0x45,
-    GET,
-    3,
-    ADD,
-    SET,
-    3, // c1 += (++c0 == 0)
-    GET,
-    6,
-    I32C,
-    1,
-    ADD,
-    0x22,
-    6,
-    GET,
-    4,
-    0x49,
-    0x0d,
-    0, // br_if i < n
+    ...out,
+    ...[GET, CTR, ...splat4(4 * GROUPS), ...V_ADD, SET, CTR],
+    ...[GET, 5, I32C, ...sleb(32 * GROUPS), ADD, TEE, 5, GET, END, LT_U, 0x0d, 0],
     0x0b,
     0x0b,
-    0x0b,
+    0x0b, // loop, block, function
   ];
-  const locals = [2, 8, 0x7f, 2, 0x7e];
-  const body = [...locals, ...code];
-  const pages = Math.ceil((WASM_CHUNK * 8) / 65536);
+  const body = [2, 2, 0x7f, G0 - 8 + GROUPS * PER, 0x7b, ...code];
+  const uniform = uniformBody();
+  // words of WASM_CHUNK elements (and 7 more), then as many float64 results
+  const pages = Math.ceil((VALUES + WASM_CHUNK * 8) / 65536);
+  const I32 = 0x7f, F64 = 0x7c;
   return wasm(
-    section(1, [1, 0x60, 6, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0]),
-    section(3, [1, 0]),
+    section(1, [
+      2,
+      0x60,
+      6,
+      I32,
+      I32,
+      I32,
+      I32,
+      I32,
+      I32,
+      0,
+      0x60,
+      6,
+      I32,
+      I32,
+      I32,
+      F64,
+      F64,
+      I32,
+      0,
+    ]),
+    section(3, [2, 0, 1]),
     section(5, [1, 0x00, ...uleb(pages)]),
-    section(7, [2, 1, 0x66, 0x00, 0, 1, 0x6d, 0x02, 0]),
-    section(10, [1, ...uleb(body.length), ...body]),
+    section(7, [3, 1, 0x66, 0x00, 0, 1, 0x75, 0x00, 1, 1, 0x6d, 0x02, 0]),
+    section(10, [2, ...uleb(body.length), ...body, ...uleb(uniform.length), ...uniform]),
   );
+}
+
+/**
+ * The body of the Philox module's `u(n, src, dst, lo, span, f32)`: the
+ * uniform values of n elements from their words at `src` (8 bytes each, word
+ * 0 first), `u = (w0 >>> 8) · 2^-24`, stored at `dst` as float64
+ * `lo + u·span`, or with `f32` ≠ 0 as float32 `fround(lo + fround(u·span))`:
+ * the arithmetic of the JavaScript loop, so the same bits.
+ */
+function uniformBody(): number[] {
+  const F64_LOCAL = 0x7c;
+  const GET = 0x20, SET = 0x21, TEE = 0x22, I32C = 0x41, ADD = 0x6a, SHR_U = 0x76;
+  const LT_U = 0x49, EQZ = 0x45, IF = 0x04, ELSE = 0x05, END = 0x0b;
+  const I32_LOAD = [0x28, 2, 0], F64_STORE = [0x39, 3, 0], F32_STORE = [0x38, 2, 0];
+  const F64_CONVERT_U = 0xb8, F64_MUL = 0xa2, F64_ADD = 0xa0;
+  const DEMOTE = 0xb6, PROMOTE = 0xbb;
+  const f64c = (x: number) => [0x44, ...new Uint8Array(new Float64Array([x]).buffer)];
+  // params 0 n, 1 src, 2 dst, 3 lo, 4 span (f64), 5 f32; locals 6 end (i32), 7 u (f64)
+  const code = [
+    ...[0x02, 0x40, GET, 0, EQZ, 0x0d, 0], // block; br_if n == 0
+    ...[GET, 1, GET, 0, I32C, 3, 0x74, ADD, SET, 6], // end = src + 8n
+    0x03,
+    0x40,
+    ...[GET, 1, ...I32_LOAD, I32C, 8, SHR_U, F64_CONVERT_U, ...f64c(TWO_POW_M24), F64_MUL, SET, 7],
+    ...[GET, 5, IF, 0x40],
+    ...[GET, 2, GET, 3, GET, 7, GET, 4, F64_MUL, DEMOTE, PROMOTE, F64_ADD, DEMOTE, ...F32_STORE],
+    ...[GET, 2, I32C, 4, ADD, SET, 2],
+    ELSE,
+    ...[GET, 2, GET, 3, GET, 7, GET, 4, F64_MUL, F64_ADD, ...F64_STORE],
+    ...[GET, 2, I32C, 8, ADD, SET, 2],
+    END,
+    ...[GET, 1, I32C, 8, ADD, TEE, 1, GET, 6, LT_U, 0x0d, 0],
+    END,
+    END,
+    END, // loop, block, function
+  ];
+  return [2, 1, 0x7f, 1, F64_LOCAL, ...code];
 }
 
 /** The WebAssembly Philox: its function and a view of its output words. */
 interface WasmPhilox {
   f: (k0: number, k1: number, c0: number, c1: number, n: number, ptr: number) => void;
+  u: (n: number, src: number, dst: number, lo: number, span: number, f32: number) => void;
   words: Uint32Array;
+  /** The uniform values `u` writes (at byte {@link VALUES}). */
+  f32: Float32Array;
+  f64: Float64Array;
 }
 
 let wasmPhilox: WasmPhilox | null | undefined;
@@ -289,7 +319,10 @@ function getWasmPhilox(): WasmPhilox | null {
     const mem = inst.exports.m as WebAssembly.Memory;
     wasmPhilox = {
       f: inst.exports.f as WasmPhilox["f"],
+      u: inst.exports.u as WasmPhilox["u"],
       words: new Uint32Array(mem.buffer, 0, WASM_CHUNK * 2),
+      f32: new Float32Array(mem.buffer, VALUES, WASM_CHUNK),
+      f64: new Float64Array(mem.buffer, VALUES, WASM_CHUNK),
     };
   } catch {
     wasmPhilox = null;
@@ -353,13 +386,14 @@ export function fillRandom(
     const words = w.words;
     for (let s = 0; s < n; s += WASM_CHUNK) {
       const len = Math.min(WASM_CHUNK, n - s);
-      const c = counter + s;
-      w.f(k0 | 0, k1 | 0, (c % 4294967296) | 0, Math.floor(c / 4294967296) | 0, len, 0);
+      const c = counter + s, cLo = c % 4294967296, cHi = Math.floor(c / 4294967296);
+      // the module's counters do not carry: split where the low word wraps
+      const first = Math.min(len, 4294967296 - cLo);
+      w.f(k0 | 0, k1 | 0, cLo | 0, cHi | 0, first, 0);
+      if (first < len) w.f(k0 | 0, k1 | 0, 0, (cHi + 1) | 0, len - first, first * 8);
       if (!normal) {
-        for (let j = 0; j < len; j++) {
-          const u = (words[2 * j]! >>> 8) * TWO_POW_M24;
-          out[s + j] = f32 ? Math.fround(lo + Math.fround(u * span)) : lo + u * span;
-        }
+        w.u(len, 0, VALUES, lo, span, f32 ? 1 : 0);
+        out.set((f32 ? w.f32 : w.f64).subarray(0, len), s);
       } else {
         for (let j = 0; j < len; j++) {
           const u1 = ((words[2 * j]! >>> 8) + 1) * TWO_POW_M24;
