@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { CpuBackend } from "../tensor/cpu/backend.ts";
 import { matmulKernel, pack } from "../tensor/cpu/matmul.ts";
-import { MR32, setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
+import { isSimdBinary, MR32, setSimdEnabled, simdKernel } from "../tensor/cpu/simd.ts";
 import { adamStep, matmulCases, values } from "./_values.ts";
 import { gruLayer, lstmLayer, lstmStep } from "../tensor/routines/rnn/mod.ts";
 import { setFusedCellsEnabled } from "../tensor/routines/rnn/cpu.ts";
@@ -244,7 +244,7 @@ function isNaN32(bits: number): boolean {
   return (bits & 0x7f800000) === 0x7f800000 && (bits & 0x7fffff) !== 0;
 }
 
-Deno.test("float32 add, sub, mul and div in SIMD give the JavaScript loops' bits, broadcasting included", () => {
+Deno.test("float32 add, sub, mul, div and comparisons in SIMD give the JavaScript loops' bits, broadcasting included", () => {
   const special = [0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 3.4028235e38, -3.4028235e38];
   // [out shape, a shape, b shape]: same shape, bias rows (either side), a scalar, rows longer
   // than a block (8192), and a column broadcast (not SIMD: the JS loop runs)
@@ -272,7 +272,11 @@ Deno.test("float32 add, sub, mul and div in SIMD give the JavaScript loops' bits
       );
     };
     const a = fill(sa!, 1), b = fill(sb!, 2);
-    for (const op of ["add", "sub", "mul", "div"] as const) {
+    // every third pair equal (for the comparisons), NaN and ±0 included
+    for (let i = 0; i < Math.min(a.length, b.length); i += 3) b[i] = a[i]!;
+    const ops = ["add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge"] as const;
+    assert.ok(ops.every(isSimdBinary), "every op listed runs in SIMD");
+    for (const op of ops) {
       const run = (on: boolean, inPlace: boolean) => {
         const was = setSimdEnabled(on);
         try {

@@ -4,7 +4,7 @@
  * op or a scalar broadcast runs as one flat loop and a bias-style broadcast as
  * one loop per row; each op's row loop (its entry's `cpu` in the op table,
  * `tensor/optable.ts`) has fast paths for unit and zero strides. Float32
- * add, sub, mul and div of at least {@link SIMD_BINARY_MIN} elements whose
+ * add, sub, mul, div and the comparisons of at least {@link SIMD_BINARY_MIN} elements whose
  * operands are each contiguous, one row broadcast over the rows, or a scalar
  * run in WebAssembly SIMD instead ({@link SimdKernel.binary32}), block by
  * block through the kernel's memory, with the same bits. Ops of at least

@@ -490,7 +490,19 @@ function loopBody(
 }
 
 /** The float32 arithmetic of {@link SimdKernel.binary32}, by op name. */
-const BINARY32 = { add: F32X4_ADD, sub: F32X4_SUB, mul: F32X4_MUL, div: F32X4_DIV } as const;
+const BINARY32 = {
+  add: F32X4_ADD,
+  sub: F32X4_SUB,
+  mul: F32X4_MUL,
+  div: F32X4_DIV,
+  // comparisons: the lanes' all-ones / all-zeros masks ANDed with 1.0 give 1 or +0
+  eq: [SIMD, 0x41, ...f32x4(1), ...V_AND],
+  ne: [SIMD, 0x42, ...f32x4(1), ...V_AND],
+  lt: [SIMD, 0x43, ...f32x4(1), ...V_AND],
+  gt: [SIMD, 0x44, ...f32x4(1), ...V_AND],
+  le: [SIMD, 0x45, ...f32x4(1), ...V_AND],
+  ge: [SIMD, 0x46, ...f32x4(1), ...V_AND],
+} as const;
 
 /** The ops {@link SimdKernel.binary32} runs. */
 export type SimdBinary = keyof typeof BINARY32;
@@ -508,11 +520,11 @@ export function isSimdBinary(op: string): op is SimdBinary {
  * The body of `add32(dst, a, b, n)` (or sub, mul, div): dst[i] = a[i] op b[i]
  * in float32, four lanes at a time.
  */
-function binary32Body(op: number[]): number[] {
+function binary32Body(op: readonly number[]): number[] {
   return loopBody(4, 16, 0, 0, (e, O) => {
     e(GET, 0, GET, O, I32_ADD); // store address
     e(GET, 1, GET, O, I32_ADD, V_LOAD, mem(0, 4));
-    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), op, V_STORE, mem(0, 4));
+    e(GET, 2, GET, O, I32_ADD, V_LOAD, mem(0, 4), [...op], V_STORE, mem(0, 4));
   });
 }
 
@@ -1054,7 +1066,8 @@ export interface SimdKernel {
    * dst[i] = a[i] op b[i] for n float32s (element offsets; n rounded up to a multiple of 4):
    * float32 +, −, ·, ÷ give the bits of a JavaScript loop over Float32Arrays
    * (float64 arithmetic rounded once to float32: double rounding is harmless
-   * for these four).
+   * for these four), and the comparisons its `Number(a op b)` (1 or +0; NaN
+   * compares unequal to everything, as in JavaScript).
    */
   binary32(op: SimdBinary, dst: number, a: number, b: number, n: number): void;
   /**
