@@ -119,72 +119,39 @@ function philoxModule(): Uint8Array {
   const P = (g: number) => G0 + g * PER + 4, Q = (g: number) => G0 + g * PER + 5;
   // one round of each group: the groups' dependency chains interleave
   const round: number[] = [];
+  /** Group g's lanes x · m as 64-bit products into p (elements 0, 1) and q (2, 3). */
+  const products = (g: number, x: number, m: number) =>
+    round.push(GET, x, GET, m, ...EXTMUL_LO, SET, P(g), GET, x, GET, m, ...EXTMUL_HI, SET, Q(g));
+  /** Push the products' high words ^ local y ^ local key. */
+  const hiXor = (g: number, y: number, key: number) =>
+    round.push(
+      GET,
+      P(g),
+      GET,
+      Q(g),
+      ...shuffle([1, 3, 5, 7]),
+      GET,
+      y,
+      ...V_XOR,
+      GET,
+      key,
+      ...V_XOR,
+    );
+  /** Local to = the products' low words. */
+  const lo = (g: number, to: number) =>
+    round.push(GET, P(g), GET, Q(g), ...shuffle([0, 2, 4, 6]), SET, to);
   for (let g = 0; g < GROUPS; g++) {
     const [x0, x1, x2, x3] = [0, 1, 2, 3].map((w) => x(g, w)) as [number, number, number, number];
-    // x0 · M0 and x2 · M1 as 64-bit lanes (p: elements 0, 1; q: 2, 3)
-    round.push(
-      GET,
-      x0,
-      GET,
-      M0,
-      ...EXTMUL_LO,
-      SET,
-      P(g),
-      GET,
-      x0,
-      GET,
-      M0,
-      ...EXTMUL_HI,
-      SET,
-      Q(g),
-    );
-    // x3 = lo0 goes last: x2 = hi0 ^ x3 ^ key1 needs the old x3 (kept on the stack)
-    round.push(
-      GET,
-      P(g),
-      GET,
-      Q(g),
-      ...shuffle([1, 3, 5, 7]),
-      GET,
-      x3,
-      ...V_XOR,
-      GET,
-      K1,
-      ...V_XOR,
-    );
-    round.push(GET, P(g), GET, Q(g), ...shuffle([0, 2, 4, 6]), SET, x3);
-    round.push(
-      GET,
-      x2,
-      GET,
-      M1,
-      ...EXTMUL_LO,
-      SET,
-      P(g),
-      GET,
-      x2,
-      GET,
-      M1,
-      ...EXTMUL_HI,
-      SET,
-      Q(g),
-    );
-    round.push(SET, x2); // x2 = hi0 ^ x3 ^ key1
+    products(g, x0, M0);
+    // x2 = hi0 ^ x3 ^ key1 is kept on the stack while x3 = lo0 replaces the old x3
+    hiXor(g, x3, K1);
+    lo(g, x3);
+    products(g, x2, M1);
+    round.push(SET, x2);
     // x0 = hi1 ^ x1 ^ key0, x1 = lo1
-    round.push(
-      GET,
-      P(g),
-      GET,
-      Q(g),
-      ...shuffle([1, 3, 5, 7]),
-      GET,
-      x1,
-      ...V_XOR,
-      GET,
-      K0,
-      ...V_XOR,
-    );
-    round.push(SET, x0, GET, P(g), GET, Q(g), ...shuffle([0, 2, 4, 6]), SET, x1);
+    hiXor(g, x1, K0);
+    round.push(SET, x0);
+    lo(g, x1);
   }
   round.push(GET, K0, GET, W0, ...V_ADD, SET, K0, GET, K1, GET, W1, ...V_ADD, SET, K1);
   const start: number[] = [];

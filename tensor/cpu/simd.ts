@@ -528,14 +528,20 @@ function binary32Body(op: readonly number[]): number[] {
   });
 }
 
-/**
- * Emit: two float32s at byte address local `ptr` (+ local `plus`, + local O)
- * widened to float64 lanes.
- */
-function load2(e: Emit, ptr: number, O: number, plus = -1): void {
+/** Emit: the byte address local `ptr` (+ local `plus` when ≥ 0) + local O. */
+function address(e: Emit, ptr: number, O: number, plus = -1): void {
   e(GET, ptr);
   if (plus >= 0) e(GET, plus, I32_ADD);
-  e(GET, O, I32_ADD, V_LOAD64_ZERO, mem(0, 3), F64X2_PROMOTE_LOW_F32X4);
+  e(GET, O, I32_ADD);
+}
+
+/**
+ * Emit: two float32s at byte address local `ptr` (+ local `plus`, + local O,
+ * + the constant `offset`) widened to float64 lanes.
+ */
+function load2(e: Emit, ptr: number, O: number, plus = -1, offset = 0): void {
+  address(e, ptr, O, plus);
+  e(V_LOAD64_ZERO, mem(offset, 3), F64X2_PROMOTE_LOW_F32X4);
 }
 
 /**
@@ -567,21 +573,21 @@ function store2(
   plus: number,
   value: () => void,
 ): void {
-  e(GET, ptr);
-  if (plus >= 0) e(GET, plus, I32_ADD);
-  e(GET, O, I32_ADD);
+  address(e, ptr, O, plus);
   value();
   e(F32X4_DEMOTE_F64X2_ZERO, V_STORE64_LANE, mem(0, 3), 0);
 }
 
 /**
- * Emitters over the byte offset in local `O`: `at(ptr, plus)` pushes local
- * `ptr` (+ local `plus`) + O; `inner(from, to, step, body)` runs `body` for
+ * Emitters over the byte offset in local `O`: `blocks(n, to)` sets local
+ * `to[k]` to (k + 1)·4n, the byte offsets of a row's gate blocks of n
+ * float32s; `at(ptr, plus)` pushes local `ptr` (+ local `plus`) + O; `inner(from, to, step, body)` runs `body` for
  * O = local `from` (0 when `from` < 0), + `step`, … below local `to`;
  * `rows(count, next, body)` runs `body` local `count` times (none when 0),
  * adding local `by` to local `ptr` for each `[ptr, by]` of `next` after each.
  */
 function rowCode(e: Emit, O: number): {
+  blocks(n: number, to: readonly number[]): void;
   at(ptr: number, plus?: number): void;
   inner(from: number, to: number, step: number, body: () => void): void;
   rows(count: number, next: readonly (readonly [number, number])[], body: () => void): void;
@@ -595,11 +601,11 @@ function rowCode(e: Emit, O: number): {
       e(GET, count, I32_CONST, 1, I32_SUB, TEE, count, BR_IF, 0);
       e(END, END);
     },
-    at(ptr, plus = -1) {
-      e(GET, ptr);
-      if (plus >= 0) e(GET, plus, I32_ADD);
-      e(GET, O, I32_ADD);
+    blocks(n, to) {
+      e(GET, n, I32_CONST, 2, I32_SHL, SET, to[0]!);
+      for (let k = 1; k < to.length; k++) e(GET, to[0]!, I32_CONST, k + 1, I32_MUL, SET, to[k]!);
     },
+    at: (ptr, plus = -1) => address(e, ptr, O, plus),
     inner(from, to, step, body) {
       if (from < 0) e(I32_CONST, 0, SET, O);
       else e(GET, from, SET, O);
@@ -629,16 +635,8 @@ function lstmRowsBody(relaxed: boolean): number[] {
   const ROW = 11, V = 12, VC = 18, VLO = 19;
   const { code, e } = emitter();
   const act = activations(e, relaxed, 13, 20);
-  const { at, inner, rows } = rowCode(e, O);
-  /** Push two float32s at `ptr` (+ `plus`) + O + `half` widened to float64 lanes. */
-  const two = (ptr: number, plus: number, half: number) => {
-    at(ptr, plus);
-    e(V_LOAD64_ZERO, mem(half, 3), F64X2_PROMOTE_LOW_F32X4);
-  };
-  e(GET, N, I32_CONST, 2, I32_SHL, SET, HB);
-  e(GET, HB, I32_CONST, 2, I32_MUL, SET, HB2);
-  e(GET, HB, I32_CONST, 3, I32_MUL, SET, HB3);
-  e(GET, HB, I32_CONST, 4, I32_MUL, SET, ROW);
+  const { blocks, at, inner, rows } = rowCode(e, O);
+  blocks(N, [HB, HB2, HB3, ROW]);
   /** The gates from byte `from` to `to` of the row: c + x, activated in place. */
   const gates = (from: number, to: number, kind: "sigmoid" | "tanh") =>
     inner(from, to, 16, () => {
@@ -658,11 +656,11 @@ function lstmRowsBody(relaxed: boolean): number[] {
     inner(-1, HB, 16, () => {
       for (const half of [0, 8]) {
         // f·c_{t−1} + i·g in float64, rounded once
-        two(C, HB, half);
-        two(CP, -1, half);
+        load2(e, C, O, HB, half);
+        load2(e, CP, O, -1, half);
         e(F64X2_MUL);
-        two(C, -1, half);
-        two(C, HB2, half);
+        load2(e, C, O, -1, half);
+        load2(e, C, O, HB2, half);
         e(F64X2_MUL, F64X2_ADD, F32X4_DEMOTE_F64X2_ZERO);
         if (half === 0) e(SET, VLO);
       }
@@ -736,7 +734,7 @@ function gruRowsBody(relaxed: boolean): number[] {
   const HB3 = 11, QROW = 12, SROW = 13, V = 14, Z = 20;
   const { code, e } = emitter();
   const act = activations(e, relaxed, 15, 21);
-  const { at, inner, rows } = rowCode(e, O);
+  const { blocks, at, inner, rows } = rowCode(e, O);
   /** In place over the bytes from local `from` to `to` of the row of s. */
   const activate = (from: number, to: number, kind: "sigmoid" | "tanh") =>
     inner(from, to, 16, () => {
@@ -746,10 +744,7 @@ function gruRowsBody(relaxed: boolean): number[] {
       act[kind](V);
       e(V_STORE, mem(0, 4));
     });
-  e(GET, N, I32_CONST, 2, I32_SHL, SET, HB);
-  e(GET, HB, I32_CONST, 2, I32_MUL, SET, HB2);
-  e(GET, HB, I32_CONST, 3, I32_MUL, SET, HB3);
-  e(GET, HB, I32_CONST, 4, I32_MUL, SET, SROW);
+  blocks(N, [HB, HB2, HB3, SROW]);
   // q rows: 3n float32s rounded up to 8, ((3n + 7) >> 3) << 5 bytes
   e(GET, N, I32_CONST, 3, I32_MUL, I32_CONST, 7, I32_ADD, I32_CONST, 3, I32_SHR_U);
   e(I32_CONST, 5, I32_SHL, SET, QROW);
