@@ -408,8 +408,17 @@ Deno.test("the CPU matmul's bias epilogue gives the bits of the product followed
 Deno.test("float32 matmul with op(A) staged as it lies and op(B) packed in SIMD gives the packed strips' bits", () => {
   const simd = simdKernel()!;
   // m, k, n (all through the packed kernel): rows not a whole strip, one strip, odd k, n not
-  // a multiple of 8, one column block
-  const shapes = [[7, 100, 9], [6, 49, 16], [13, 64, 49], [100, 113, 256], [31, 300, 17]] as const;
+  // a multiple of 8, one column block; then 3 depth blocks and 2 column blocks, and 2 depth,
+  // 6 column and 2 row blocks (op(A) is staged once per row block, all k deep)
+  const shapes = [
+    [7, 100, 9],
+    [6, 49, 16],
+    [13, 64, 49],
+    [100, 113, 256],
+    [31, 300, 17],
+    [13, 1100, 300],
+    [400, 700, 1030],
+  ] as const;
   let seed = 1;
   for (const [m, k, n] of shapes) {
     for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
@@ -419,13 +428,20 @@ Deno.test("float32 matmul with op(A) staged as it lies and op(B) packed in SIMD 
       const got = new Float32Array(m * n);
       withSimd(true, () => matmulKernel(a, b, got, p, false));
       // the reference: op(A) packed MR32 wide, op(B) 8 wide, one packed strip per MR32 rows
+      // over each block of at most 512 depths in turn, adding to the sums of the earlier ones
       const mp = Math.ceil(m / MR32) * MR32, np = Math.ceil(n / 8) * 8;
-      const aAt = mp * np, bAt = aAt + mp * k;
-      simd.reserve((bAt + np * k) * 4);
+      const blocks = Math.ceil(k / 512), kc = Math.ceil(k / blocks);
+      const aAt = mp * np, bAt = aAt + mp * kc;
+      simd.reserve((bAt + np * kc) * 4);
       const [ai, ak] = transA ? [1, m] : [k, 1], [bk, bj] = transB ? [1, k] : [n, 1];
-      pack(a, 0, ai, ak, m, k, simd.f32, aAt, MR32);
-      pack(b, 0, bj, bk, n, k, simd.f32, bAt, 8);
-      for (let i0 = 0; i0 < m; i0 += MR32) simd.strip32(aAt + i0 * k, bAt, i0 * np, np, k, false);
+      for (let p0 = 0; p0 < k; p0 += kc) {
+        const kw = Math.min(kc, k - p0);
+        pack(a, p0 * ak, ai, ak, m, kw, simd.f32, aAt, MR32);
+        pack(b, p0 * bk, bj, bk, n, kw, simd.f32, bAt, 8);
+        for (let i0 = 0; i0 < m; i0 += MR32) {
+          simd.strip32(aAt + i0 * kw, bAt, i0 * np, np, kw, p0 > 0);
+        }
+      }
       const want = new Float32Array(m * n);
       for (let i = 0; i < m; i++) want.set(simd.f32.subarray(i * np, i * np + n), i * n);
       const bad = got.findIndex((x, i) => !Object.is(x, want[i]));
