@@ -16,9 +16,11 @@ import {
   checkInput,
   checkState,
   initialStates,
+  layerTensors,
   type RecurrentLayerWeights,
   RecurrentModule,
   type RecurrentOptions,
+  stackLayout,
 } from "./recurrent.ts";
 import { gruLayer } from "../tensor/routines/rnn/mod.ts";
 import { gruLayerReference } from "./rnn_reference.ts";
@@ -72,7 +74,9 @@ export function gru(
   if (state) checkState("GRU", { h: state.h }, L, B, H);
   const fused = opts.fused ?? true;
   return tidy(() => {
-    let inp = x;
+    const layout = stackLayout(fused, x, [...layerTensors(layers), ...(state ? [state.h] : [])]);
+    const tm = layout.timeMajor;
+    let inp = layout.input;
     const hs: Tensor[] = [];
     const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
@@ -82,14 +86,14 @@ export function gru(
       const gx = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [w.biasIh], {
         transB: true,
       })
-        .reshape([B, T, 3 * H]);
+        .reshape(tm ? [T, B, 3 * H] : [B, T, 3 * H]);
       const r = fused
-        ? gruLayer(gx, w.weightHh, w.biasHh, h0 ?? null)
+        ? gruLayer(gx, w.weightHh, w.biasHh, h0 ?? null, { timeMajor: tm })
         : gruLayerReference(gx, w.weightHh, w.biasHh, h0!);
       inp = r.output;
       hs.push(r.hT);
     }
-    return { output: inp, state: { h: stack(hs, 0) } };
+    return { output: layout.output(inp), state: { h: stack(hs, 0) } };
   });
 }
 

@@ -15,9 +15,11 @@ import {
   checkInput,
   checkState,
   initialStates,
+  layerTensors,
   type RecurrentLayerWeights,
   RecurrentModule,
   type RecurrentOptions,
+  stackLayout,
 } from "./recurrent.ts";
 import { lstmLayer } from "../tensor/routines/rnn/mod.ts";
 import { lstmLayerReference } from "./rnn_reference.ts";
@@ -75,7 +77,10 @@ export function lstm(
   if (state) checkState("LSTM", { h: state.h, c: state.c }, L, B, H);
   const fused = opts.fused ?? true;
   return tidy(() => {
-    let inp = x;
+    const states = state ? [state.h, state.c] : [];
+    const layout = stackLayout(fused, x, [...layerTensors(layers), ...states]);
+    const tm = layout.timeMajor;
+    let inp = layout.input;
     const hs: Tensor[] = [], cs: Tensor[] = [];
     const zero: { zero?: Tensor } = {}; // one zeros tensor for every missing initial state
     for (let k = 0; k < L; k++) {
@@ -88,15 +93,15 @@ export function lstm(
       const xp = matmulBias(inp.reshape([B * T, inp.shape[2]!]), w.weightIh, [
         w.biasIh,
         w.biasHh,
-      ], { transB: true }).reshape([B, T, 4 * H]);
+      ], { transB: true }).reshape(tm ? [T, B, 4 * H] : [B, T, 4 * H]);
       const r = fused
-        ? lstmLayer(xp, w.weightHh, h0 ?? null, c0 ?? null)
+        ? lstmLayer(xp, w.weightHh, h0 ?? null, c0 ?? null, { timeMajor: tm })
         : lstmLayerReference(xp, w.weightHh, h0!, c0!);
       inp = r.output;
       hs.push(r.hT);
       cs.push(r.cT);
     }
-    return { output: inp, state: { h: stack(hs, 0), c: stack(cs, 0) } };
+    return { output: layout.output(inp), state: { h: stack(hs, 0), c: stack(cs, 0) } };
   });
 }
 

@@ -71,6 +71,7 @@ export {
 export {
   gruLayer,
   type GruLayerResult,
+  type LayerOptions,
   lstmLayer,
   type LstmLayerResult,
 } from "../tensor/routines/rnn/mod.ts";

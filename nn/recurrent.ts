@@ -8,7 +8,8 @@
 import type { BackendName, DType } from "../tensor/backend.ts";
 import { defaultBackendName, tidy } from "../tensor/engine.ts";
 import { fmtShape, ShapeError } from "../tensor/errors.ts";
-import { rand, type Tensor, zeros } from "../tensor/tensor.ts";
+import { transpose } from "../tensor/ops/shape.ts";
+import { needsGrad, rand, type Tensor, zeros } from "../tensor/tensor.ts";
 import { Module } from "./module.ts";
 
 /** Options of {@link LSTM} and {@link GRU}-style recurrent modules. */
@@ -46,6 +47,37 @@ export function checkInput(op: string, x: Tensor, inSize: number): void {
       }: expected [batch, time, ${inSize}] (batch first)`,
     );
   }
+}
+
+/**
+ * The input a fused stack runs on, [T, B, in] (time-major, one transposing
+ * copy; the output is transposed back as a deferred view, so reading one
+ * step of it copies that step only) for inference over more than one step,
+ * else `x` itself: time-major,
+ * each step's rows are one block (adjacent rows, not rows T apart), so the
+ * step kernels' reads and writes of them stream; with the same bits. With a
+ * gradient to record, the layers stay batch-first (their backward and dW_hh
+ * sum the rows in batch-first order). Pass the result's `timeMajor` to the
+ * layers and its `output` the last layer's sequence. @internal
+ *
+ * @param fused whether the fused layers run (the reference is batch-first)
+ * @param x the input [batch, time, in]
+ * @param params every tensor the stack reads (weights, given states)
+ */
+export function stackLayout(
+  fused: boolean,
+  x: Tensor,
+  params: readonly Tensor[],
+): { input: Tensor; timeMajor: boolean; output: (seq: Tensor) => Tensor } {
+  const timeMajor = fused && (x.shape[1] ?? 0) > 1 && !needsGrad(x, ...params);
+  return timeMajor
+    ? { input: transpose(x, 0, 1), timeMajor, output: (seq) => transpose(seq, 0, 1) }
+    : { input: x, timeMajor, output: (seq) => seq };
+}
+
+/** Every weight of the layers, bottom first (for {@link stackLayout}). @internal */
+export function layerTensors(layers: readonly RecurrentLayerWeights[]): Tensor[] {
+  return layers.flatMap((w) => [w.weightIh, w.weightHh, w.biasIh, w.biasHh]);
 }
 
 /**

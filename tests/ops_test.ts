@@ -121,6 +121,23 @@ Deno.test("matmul, reductions and softmax give hand-computed values", async () =
   assertClose(ls, [-1 - lse, -lse]);
 });
 
+Deno.test("a slice of a transpose reads the source through both views, not a copy of the whole", async () => {
+  const x = arange(24, cpu).reshape([2, 3, 4]);
+  const t = x.transpose(0, 2); // [4, 3, 2]: t[i, j, k] = x[k, j, i] = 12k + 4j + i
+  const isCopied = (v: Tensor) =>
+    (v as unknown as { buf: { materialized: boolean } }).buf.materialized;
+  const s = t.slice([1, 0, 1], [2, 3, 1]); // s[a, b, 0] = t[1 + a, b, 1] = 13 + 4b + a
+  assert.deepEqual(await s.array(), [[[13], [17], [21]], [[14], [18], [22]]]);
+  // a slice of that slice composes the three views
+  assert.deepEqual(await s.slice([1, 1, 0], [1, 2, 1]).array(), [[[18], [22]]]);
+  assert.equal(isCopied(t), false, "reading the slices did not copy the transpose");
+  // the transpose itself, and a reshape of it (no longer its view's shape), still read right
+  assert.deepEqual(await t.reshape([4, 6]).slice([3, 0], [1, 6]).array(), [[3, 15, 7, 19, 11, 23]]);
+  assert.deepEqual((await t.data()).slice(0, 6), Float32Array.from([0, 12, 4, 16, 8, 20]));
+  // a transpose of a transpose, then a slice
+  assert.deepEqual(await t.transpose(0, 1).slice([2, 3, 0], [1, 1, 2]).array(), [[[11, 23]]]);
+});
+
 Deno.test("shape ops move the right elements", async () => {
   const x = arange(6, cpu).reshape([2, 3]);
   assert.deepEqual(await x.transpose().array(), [[0, 3], [1, 4], [2, 5]]);

@@ -9,9 +9,10 @@
  */
 import assert from "node:assert/strict";
 import { manualSeed, memory, noGrad, type Tensor, tensor, tidy } from "../mod.ts";
-import type { BackendName, DType } from "../tensor/backend.ts";
+import type { BackendName, DType, View } from "../tensor/backend.ts";
 import { GRU } from "../nn/gru.ts";
 import { LSTM } from "../nn/lstm.ts";
+import { gruLayer, lstmLayer } from "../tensor/routines/rnn/mod.ts";
 import { decodeSafetensors } from "../nn/safetensors.ts";
 import { assertClose, randomValues } from "./_gradcheck.ts";
 import { gpuTest, useGpu } from "./_gpu.ts";
@@ -195,6 +196,77 @@ for (const cell of ["lstm", "gru"] as const) {
     },
   );
 }
+
+// ---- inference runs time-major ----------------------------------------------
+
+for (const cell of ["lstm", "gru"] as const) {
+  backendTest(
+    `${cell.toUpperCase()} inference (no gradient) runs time-major with the bits of batch-first`,
+    async (backend) => {
+      const IN = 6, H = 5;
+      // batch, time, layers, initial state: one row, one step (stays batch-first), three layers
+      const cases = [[5, 3, 2, false], [1, 4, 1, true], [7, 1, 2, true], [3, 6, 3, false]] as const;
+      for (const [B, T, L, given] of cases) {
+        const what = `B ${B} T ${T} layers ${L} state ${given}`;
+        manualSeed(11);
+        const m = make(cell, IN, H, { numLayers: L, backend });
+        const x = randT([B, T, IN], 5, backend);
+        const state = given
+          ? Object.fromEntries(
+            (cell === "lstm" ? ["h", "c"] : ["h"]).map((
+              k,
+              i,
+            ) => [k, randT([L, B, H], 7 + i, backend)]),
+          )
+          : undefined;
+        const graded = run(m, x, state); // the parameters require grad: batch-first
+        const inferred = noGrad(() => run(m, x, state));
+        assert.equal(graded.output.requiresGrad, true, what);
+        assert.deepEqual(inferred.output.shape, [B, T, H], what);
+        // time-major ran (over more than one step): the output is the deferred transpose of a
+        // [T, B, H] sequence
+        const pv = (inferred.output as unknown as { buf: { pendingView: { view: View } | null } })
+          .buf.pendingView;
+        if (T > 1) assert.deepEqual(pv?.view.strides, [H, B * H, 1], what);
+        const same = async (a: Tensor, b: Tensor, label: string) => {
+          const [u, v] = [await a.data(), await b.data()];
+          const bad = u.findIndex((e, i) => !Object.is(e, v[i]));
+          assert.equal(bad, -1, `${what} ${label}: element ${bad}`);
+        };
+        // one step read through the transposed view first, then the whole sequence
+        const last = (r: typeof graded) => r.output.slice([0, T - 1, 0], [B, 1, H]).reshape([B, H]);
+        await same(last(inferred), last(graded), "last step");
+        await same(inferred.output, graded.output, "output");
+        for (const k of Object.keys(graded.state)) {
+          await same(inferred.state[k]!, graded.state[k]!, `state.${k}`);
+        }
+        m.dispose();
+      }
+    },
+  );
+}
+
+backendTest("a time-major layer refuses to record a gradient", (backend) => {
+  const B = 2, T = 3, H = 4;
+  const w = randT([4 * H, H], 1, backend, "float32", true);
+  const xp = randT([T, B, 4 * H], 2, backend);
+  assert.throws(
+    () => lstmLayer(xp, w, null, null, { timeMajor: true }),
+    /Cannot run lstmLayer time-major where a gradient is recorded/,
+  );
+  const g = randT([3 * H, H], 3, backend), b = randT([3 * H], 4, backend, "float32", true);
+  assert.throws(
+    () => gruLayer(randT([T, B, 3 * H], 5, backend), g, b, null, { timeMajor: true }),
+    /Cannot run gruLayer time-major where a gradient is recorded/,
+  );
+  // and names the time-major layout in a shape error
+  assert.throws(
+    () =>
+      noGrad(() => lstmLayer(randT([T, B, 3 * H], 6, backend), w, null, null, { timeMajor: true })),
+    /\[time, batch, 4·H = 16\]/,
+  );
+  return Promise.resolve();
+});
 
 backendTest("LSTM/GRU state shapes, default zero state and shape errors", async (backend) => {
   const B = 2, T = 3, IN = 4, H = 5;

@@ -86,18 +86,21 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return record("expand", y, [x], [], (g) => [g]);
 }
 
-/** Permute with no graph. @internal */
+/**
+ * Permute with no graph. Deferred, as a slice is ({@link sliceRaw}): the
+ * transposing copy runs when the result is first read, and a slice of the
+ * result that no kernel has copied yet reads the source through both views
+ * (one copy of the slice's elements, not of the whole). @internal
+ */
 export function permuteRaw(x: Tensor, dims: readonly number[]): Tensor {
+  const range = contiguousSource(x.buf);
   const xs = stridesOf(x.shape);
   const shape = dims.map((d) => x.shape[d]!);
-  const out = x.alloc(shape);
-  x.backendImpl.copy(
-    x.storage,
-    { shape, strides: dims.map((d) => xs[d]!), offset: 0 },
-    out.storage,
-    contiguous(shape),
-  );
-  return out;
+  const be = x.backendImpl, src = range?.src ?? x.buf;
+  const view: View = { shape, strides: dims.map((d) => xs[d]!), offset: range?.offset ?? 0 };
+  return x.deferred(shape, [src], (out) => {
+    be.copy(src.storage, view, out, contiguous(shape));
+  }, { view: { src, view } });
 }
 
 /**
@@ -208,14 +211,24 @@ function readView(b: Buf, shape: readonly number[]): { storage: Storage; view: V
  * @internal
  */
 export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
-  const st = stridesOf(x.shape);
-  const range = contiguousSource(x.buf);
-  const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, range?.offset ?? 0);
-  const be = x.backendImpl, src = range?.src ?? x.buf;
-  const view: View = { shape: [...sizes], strides: st, offset };
+  // where x's element (i, j, …) sits: in the source of a deferred view of x's own shape (a
+  // permute's, a strided slice's), or of a deferred contiguous range, or in x's storage
+  const pv = x.buf.pendingView;
+  const strided = pv && !x.buf.materialized && sameDims(pv.view.shape, x.shape) ? pv : null;
+  const range = strided ? null : contiguousSource(x.buf);
+  const st = strided ? strided.view.strides : stridesOf(x.shape);
+  const base = strided?.view.offset ?? range?.offset ?? 0;
+  const offset = starts.reduce((acc, s, i) => acc + s * st[i]!, base);
+  const be = x.backendImpl, src = strided?.src ?? range?.src ?? x.buf;
+  const view: View = { shape: [...sizes], strides: [...st], offset };
   return x.deferred(sizes, [src], (out) => {
     be.copy(src.storage, view, out, contiguous(sizes));
   }, { view: { src, view } });
+}
+
+/** Whether two shapes are equal. */
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

@@ -73,6 +73,17 @@ const rows = (storage: Storage, offset: number, stride: number): Rows => ({
   stride,
 });
 
+/** Options of {@link lstmLayer} and {@link gruLayer}. */
+export interface LayerOptions {
+  /**
+   * The projected input is [T, B, G·H] and the output sequence [T, B, H]
+   * (each step's rows one block: a step reads and writes adjacent rows, not
+   * rows T apart). Inference only: throws where a gradient would be recorded.
+   * Every element gets the same bits as batch-first.
+   */
+  timeMajor?: boolean;
+}
+
 /** Check the shapes of a layer's inputs; returns [B, T, H]. */
 function checkLayer(
   op: string,
@@ -80,11 +91,12 @@ function checkLayer(
   x: Tensor,
   whh: Tensor,
   states: Tensor[],
-  bhh?: Tensor,
+  bhh: Tensor | undefined,
+  timeMajor: boolean,
 ): [number, number, number] {
   checkSame(op, x, whh, ...states, ...(bhh ? [bhh] : []));
   const H = whh.shape[1] ?? 0;
-  const [B = 0, T = 0] = x.shape;
+  const [B = 0, T = 0] = timeMajor ? [x.shape[1], x.shape[0]] : x.shape;
   const bad = (why: string) =>
     new ShapeError(
       op,
@@ -97,7 +109,8 @@ function checkLayer(
     throw bad(`weight_hh must be [${gates}·H, H]`);
   }
   if (x.rank !== 3 || x.shape[2] !== gates * H) {
-    throw bad(`the projected input must be [batch, time, ${gates}·H = ${gates * H}]`);
+    const order = timeMajor ? "time, batch" : "batch, time";
+    throw bad(`the projected input must be [${order}, ${gates}·H = ${gates * H}]`);
   }
   if (T < 1) throw bad("the sequence needs at least one time step");
   for (const s of states) {
@@ -108,7 +121,28 @@ function checkLayer(
   if (bhh && (bhh.rank !== 1 || bhh.shape[0] !== gates * H)) {
     throw bad(`bias_hh must be [${gates * H}], got ${fmtShape(bhh.shape)}`);
   }
+  if (timeMajor && needsGrad(x, whh, ...states, ...(bhh ? [bhh] : []))) {
+    throw new Error(
+      `Cannot run ${op} time-major where a gradient is recorded: timeMajor is for inference ` +
+        "(under noGrad(), or with no input requiring grad)",
+    );
+  }
   return [B, T, H];
+}
+
+/**
+ * Where step t's rows of a [B, T, W] (batch-first) or [T, B, W] (time-major)
+ * sequence start, and the stride between them.
+ */
+function stepRows(
+  storage: Storage,
+  t: number,
+  B: number,
+  T: number,
+  W: number,
+  timeMajor: boolean,
+): Rows {
+  return timeMajor ? rows(storage, t * B * W, W) : rows(storage, t * W, T * W);
 }
 
 /**
@@ -281,6 +315,8 @@ function initialStateGrad(
  * @param h0 initial hidden state [B, H]; null: zeros
  * @param c0 initial cell state [B, H]; null: zeros (both null on WebGPU: the
  *   step kernels take the zero state by a flag, no zeros are filled)
+ * @param opts `timeMajor`: xproj is [T, B, 4H] and the output [T, B, H]
+ *   (inference only; see {@link LayerOptions})
  * @returns the sequence of hidden states and the final states
  * @example
  * ```ts
@@ -301,8 +337,11 @@ export function lstmLayer(
   whh: Tensor,
   h0: Tensor | null,
   c0: Tensor | null,
+  opts: LayerOptions = {},
 ): LstmLayerResult {
-  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, [h0, c0].filter((s) => s !== null));
+  const tm = opts.timeMajor ?? false;
+  const given = [h0, c0].filter((s) => s !== null);
+  const [B, T, H] = checkLayer("lstmLayer", 4, xproj, whh, given, undefined, tm);
   const init = initialStateTensors(xproj, [h0, c0], "lstmStep", B, H);
   const zero = init.zero, [h0t, c0t] = init.states as [Tensor?, Tensor?];
   const G = 4 * H, be = xproj.backendImpl, dtype = xproj.dtype;
@@ -318,19 +357,20 @@ export function lstmLayer(
   // (with the zero state, c_{−1}'s and h_{−1}'s rows are placeholders the kernels do not read)
   const cRows = (t: number, c0s: Storage | undefined, cs: Storage, ps: Storage): Rows =>
     t < 0 ? rows(c0s ?? ps, 0, H) : t < T - 1 ? rows(cs, t * B * H, H) : rows(ps, CT, H);
-  const h0r = h0t ? stateRows(h0t, H) : rows(packed.storage, 0, S);
+  const seqRows = (t: number) => stepRows(packed.storage, t, B, T, H, tm);
+  const h0r = h0t ? stateRows(h0t, H) : seqRows(0);
   const c0r = c0t ? stateRows(c0t, H) : rows(packed.storage, 0, H);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<LstmStepArgs>(be, "lstmStep", {
       batch: B,
       hidden: H,
-      x: rows(xproj.storage, t * G, T * G),
-      h: t === 0 ? h0r : rows(packed.storage, (t - 1) * H, S),
+      x: stepRows(xproj.storage, t, B, T, G, tm),
+      h: t === 0 ? h0r : seqRows(t - 1),
       c: t === 0 ? c0r : cRows(t - 1, undefined, cells.storage, packed.storage),
       whh: whh.storage,
       whhT: whhT?.storage,
-      hOut: rows(packed.storage, t * H, S),
+      hOut: seqRows(t),
       cOut: cRows(t, undefined, cells.storage, packed.storage), // (t ≥ 0: not c0's rows)
       zeroState: zero && t === 0,
       gates: gates ? rows(gates.storage, t * B * G, G) : null,
@@ -401,13 +441,20 @@ export function lstmLayer(
   // Deferred slices: h_T's reads packed directly (a slice of a contiguous range).
   const flat = slice(packed, [0], [CT]), cFlat = slice(packed, [CT], [B * H]);
   packed.dispose();
-  const seq = reshape(flat, [B, T, H]), cT = reshape(cFlat, [B, H]);
+  const seq = reshape(flat, tm ? [T, B, H] : [B, T, H]), cT = reshape(cFlat, [B, H]);
   flat.dispose();
   cFlat.dispose();
-  const hT3 = slice(seq, [0, T - 1, 0], [B, 1, H]);
+  return { output: seq, hT: lastStep(seq, B, T, H, tm), cT };
+}
+
+/** h_T [B, H]: the last step's rows of a layer's output sequence (a deferred slice). */
+function lastStep(seq: Tensor, B: number, T: number, H: number, timeMajor: boolean): Tensor {
+  const hT3 = timeMajor
+    ? slice(seq, [T - 1, 0, 0], [1, B, H])
+    : slice(seq, [0, T - 1, 0], [B, 1, H]);
   const hT = reshape(hT3, [B, H]);
   hT3.dispose();
-  return { output: seq, hT, cT };
+  return hT;
 }
 
 /**
@@ -419,6 +466,8 @@ export function lstmLayer(
  * @param bhh b_hh [3H]
  * @param h0 initial hidden state [B, H]; null: zeros (on WebGPU taken by a
  *   flag, no zeros are filled)
+ * @param opts `timeMajor`: gx is [T, B, 3H] and the output [T, B, H]
+ *   (inference only; see {@link LayerOptions})
  * @returns the sequence of hidden states and the final state
  * @example
  * ```ts
@@ -438,31 +487,34 @@ export function gruLayer(
   whh: Tensor,
   bhh: Tensor,
   h0: Tensor | null,
+  opts: LayerOptions = {},
 ): GruLayerResult {
-  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, h0 ? [h0] : [], bhh);
+  const tm = opts.timeMajor ?? false;
+  const [B, T, H] = checkLayer("gruLayer", 3, gx, whh, h0 ? [h0] : [], bhh, tm);
   const init = initialStateTensors(gx, [h0], "gruStep", B, H);
   const zero = init.zero, h0t = init.states[0];
   const G = 3 * H, be = gx.backendImpl, dtype = gx.dtype;
   const inputs = [gx, whh, bhh, ...init.states];
   const saving = needsGrad(...inputs);
   const S = T * H;
-  const out = empty(be, [B, T, H], dtype);
+  const out = empty(be, tm ? [T, B, H] : [B, T, H], dtype);
   const saved = saving ? empty(be, [T, B, 4 * H], dtype) : null;
   const hPrev = prevStates(be, saving, B, T, H, 3, dtype);
   const whhT = transposedWeights(be, whh, B, T, H, 3);
   // (with the zero state, h_{−1}'s rows are a placeholder the kernel does not read)
-  const h0r = h0t ? stateRows(h0t, H) : rows(out.storage, 0, S);
+  const seqRows = (t: number) => stepRows(out.storage, t, B, T, H, tm);
+  const h0r = h0t ? stateRows(h0t, H) : seqRows(0);
   const pass = ++passes;
   for (let t = 0; t < T; t++) {
     runRoutine<GruStepArgs>(be, "gruStep", {
       batch: B,
       hidden: H,
-      x: rows(gx.storage, t * G, T * G),
-      h: t === 0 ? h0r : rows(out.storage, (t - 1) * H, S),
+      x: stepRows(gx.storage, t, B, T, G, tm),
+      h: t === 0 ? h0r : seqRows(t - 1),
       whh: whh.storage,
       whhT: whhT?.storage,
       bhh: bhh.storage,
-      hOut: rows(out.storage, t * H, S),
+      hOut: seqRows(t),
       zeroState: zero && t === 0,
       saved: saved ? rows(saved.storage, t * B * 4 * H, 4 * H) : null,
       hPrev: hPrev ? rows(hPrev.storage, t * H, S) : null,
@@ -524,8 +576,5 @@ export function gruLayer(
   }
   hPrev?.dispose();
   init.owned?.dispose();
-  const hT3 = slice(output, [0, T - 1, 0], [B, 1, H]);
-  const hT = reshape(hT3, [B, H]);
-  hT3.dispose();
-  return { output, hT };
+  return { output, hT: lastStep(output, B, T, H, tm) };
 }

@@ -27,7 +27,13 @@ import "./cpu.ts";
 import "./webgpu.ts";
 
 export type * from "./args.ts";
-export { gruLayer, type GruLayerResult, lstmLayer, type LstmLayerResult } from "./layer.ts";
+export {
+  gruLayer,
+  type GruLayerResult,
+  type LayerOptions,
+  lstmLayer,
+  type LstmLayerResult,
+} from "./layer.ts";
 
 /**
  * One fused LSTM time step (one dispatch on WebGPU): gates = x + h·W_hhᵀ,
