@@ -50,15 +50,15 @@ export function checkInput(op: string, x: Tensor, inSize: number): void {
 }
 
 /**
- * The input a fused stack runs on, [T, B, in] (time-major, one transposing
- * copy; the output is transposed back as a deferred view, so reading one
- * step of it copies that step only) for inference over more than one step,
- * else `x` itself: time-major,
- * each step's rows are one block (adjacent rows, not rows T apart), so the
- * step kernels' reads and writes of them stream; with the same bits. With a
- * gradient to record, the layers stay batch-first (their backward and dW_hh
- * sum the rows in batch-first order). Pass the result's `timeMajor` to the
- * layers and its `output` the last layer's sequence. @internal
+ * The input a fused stack runs on: for inference over more than one step
+ * [T, B, in] (time-major, one transposing copy; the output is transposed
+ * back as a deferred view, so reading one step of it copies that step only),
+ * else `x` itself. Time-major, each step's rows are one block (adjacent rows,
+ * not rows T apart), so the step kernels' reads and writes of them stream,
+ * with the same bits. With a gradient to record, the layers stay batch-first
+ * (their backward and dW_hh sum the rows in batch-first order). Pass the
+ * result's `timeMajor` to the layers and its `output` the last layer's
+ * sequence. @internal
  *
  * @param fused whether the fused layers run (the reference is batch-first)
  * @param x the input [batch, time, in]

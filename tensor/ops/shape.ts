@@ -9,7 +9,14 @@ import type { Storage, View } from "../backend.ts";
 import { record } from "../autograd.ts";
 import { isGradEnabled } from "../engine.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
-import { broadcastShapes, broadcastStrides, normAxis, sizeOf, stridesOf } from "../shape.ts";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  normAxis,
+  sameShape,
+  sizeOf,
+  stridesOf,
+} from "../shape.ts";
 import type { Buf, Tensor } from "../tensor.ts";
 import { checkSame } from "./elementwise.ts";
 
@@ -214,7 +221,7 @@ export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly n
   // where x's element (i, j, …) sits: in the source of a deferred view of x's own shape (a
   // permute's, a strided slice's), or of a deferred contiguous range, or in x's storage
   const pv = x.buf.pendingView;
-  const strided = pv && !x.buf.materialized && sameDims(pv.view.shape, x.shape) ? pv : null;
+  const strided = pv && !x.buf.materialized && sameShape(pv.view.shape, x.shape) ? pv : null;
   const range = strided ? null : contiguousSource(x.buf);
   const st = strided ? strided.view.strides : stridesOf(x.shape);
   const base = strided?.view.offset ?? range?.offset ?? 0;
@@ -224,11 +231,6 @@ export function sliceRaw(x: Tensor, starts: readonly number[], sizes: readonly n
   return x.deferred(sizes, [src], (out) => {
     be.copy(src.storage, view, out, contiguous(sizes));
   }, { view: { src, view } });
-}
-
-/** Whether two shapes are equal. */
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

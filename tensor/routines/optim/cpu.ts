@@ -57,18 +57,18 @@ function adamSimd(
 
 /**
  * Adam/AdamW over all of p, g, m, v (`all`, one length) on this thread: in SIMD
- * for float32 of at least {@link SIMD_ADAM_MIN} elements where `simd` allows,
+ * for float32 of at least {@link SIMD_ADAM_MIN} elements where `useSimd` allows,
  * else the loop (the same bits). `s` and `decayOf` as `SimdKernel.adam32` takes them.
  */
 function adamRange(
   all: readonly TypedArray[],
   decayOf: AdamDecay,
   s: AdamScalars,
-  simd = true,
+  useSimd = true,
 ): void {
   const [p, g, m, v] = all as [TypedArray, TypedArray, TypedArray, TypedArray];
   const n = p.length;
-  if (simd && n >= SIMD_ADAM_MIN && all.every((x) => x instanceof Float32Array)) {
+  if (useSimd && n >= SIMD_ADAM_MIN && all.every((x) => x instanceof Float32Array)) {
     const simd = simdKernel();
     if (simd) return adamSimd(simd, all as Float32Array[], decayOf, s);
   }
